@@ -1,0 +1,58 @@
+"""Engine and session factory for Postgres (asyncpg) and SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from polypost.settings import Settings
+
+
+def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+    """One engine per process; SQLite gets WAL and a busy timeout so the embedded runner
+    and API requests can write without `database is locked` errors."""
+    if settings.is_sqlite:
+        path = settings.database_url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            settings.database_url, connect_args={"timeout": 30}, **overrides
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+    options.update(overrides)
+    return create_async_engine(settings.database_url, **options)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session that commits on success and rolls back on any exception."""
+    async with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from polypost.models.base import Base, Timestamps, id_column
+
+
+class AccountStatus(StrEnum):
+    CONNECTED = "connected"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    ERROR = "error"
+
+
+class SocialAccount(Timestamps, Base):
+    """A connected platform account. Tokens are Fernet ciphertext (see core/crypto.py)."""
+
+    __tablename__ = "social_accounts"
+    # One platform identity links to one workspace at a time (409 already_linked).
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    handle: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    avatar_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.CONNECTED)
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    granted_scopes: Mapped[list[str]] = mapped_column(default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_refresh_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    connected_at: Mapped[datetime]
