@@ -34,7 +34,8 @@ def alembic_config(database_url: str) -> Any:
 def migrate(settings: Settings) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(settings.database_url), "head")
+    # "heads": feature branches of the migration graph all apply.
+    command.upgrade(alembic_config(settings.database_url), "heads")
 
 
 def _run(coro_factory: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
