@@ -2,16 +2,16 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:33:59.656453
+Create Date: 2026-11-22 07:41:35.156664
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 import polypost.models.base
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -248,6 +248,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_posts")),
     )
     with op.batch_alter_table("posts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_posts_content_hash"), ["content_hash"], unique=False)
         batch_op.create_index(
             "ix_posts_workspace_scheduled", ["workspace_id", "scheduled_at", "id"], unique=False
         )
@@ -282,6 +283,9 @@ def upgrade() -> None:
         ),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("connected_at", polypost.models.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "disconnected_at", polypost.models.base.UtcDateTime(timezone=True), nullable=True
+        ),
         sa.Column("created_at", polypost.models.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", polypost.models.base.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -291,13 +295,17 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_social_accounts")),
-        sa.UniqueConstraint(
-            "platform", "external_id", name=op.f("uq_social_accounts_platform_external_id")
-        ),
     )
     with op.batch_alter_table("social_accounts", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_social_accounts_workspace_id"), ["workspace_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_social_accounts_live_identity",
+            ["platform", "external_id"],
+            unique=True,
+            postgresql_where=sa.text("disconnected_at IS NULL"),
+            sqlite_where=sa.text("disconnected_at IS NULL"),
         )
 
     op.create_table(
@@ -351,6 +359,7 @@ def upgrade() -> None:
         sa.Column(
             "next_attempt_at", polypost.models.base.UtcDateTime(timezone=True), nullable=True
         ),
+        sa.Column("queued_at", polypost.models.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column(
             "lease_expires_at", polypost.models.base.UtcDateTime(timezone=True), nullable=True
@@ -395,6 +404,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_post_targets_post_id"), ["post_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_post_targets_workspace_id"), ["workspace_id"], unique=False
+        )
+
+    op.create_table(
+        "sandbox_ledger",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("account_id", sa.String(length=40), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("platform_post_id", sa.String(length=64), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", polypost.models.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["social_accounts.id"],
+            name=op.f("fk_sandbox_ledger_account_id_social_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_ledger")),
+    )
+    with op.batch_alter_table("sandbox_ledger", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sandbox_ledger_account_created", ["account_id", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sandbox_ledger_idempotency_key"), ["idempotency_key"], unique=False
         )
 
     op.create_table(
@@ -460,6 +500,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_webhook_deliveries_due")
 
     op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("sandbox_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sandbox_ledger_idempotency_key"))
+        batch_op.drop_index("ix_sandbox_ledger_account_created")
+
+    op.drop_table("sandbox_ledger")
     with op.batch_alter_table("post_targets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_post_targets_workspace_id"))
         batch_op.drop_index(batch_op.f("ix_post_targets_post_id"))
@@ -472,11 +517,17 @@ def downgrade() -> None:
 
     op.drop_table("webhooks")
     with op.batch_alter_table("social_accounts", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_social_accounts_live_identity",
+            postgresql_where=sa.text("disconnected_at IS NULL"),
+            sqlite_where=sa.text("disconnected_at IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_social_accounts_workspace_id"))
 
     op.drop_table("social_accounts")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_workspace_scheduled")
+        batch_op.drop_index(batch_op.f("ix_posts_content_hash"))
 
     op.drop_table("posts")
     with op.batch_alter_table("memberships", schema=None) as batch_op:

@@ -9,6 +9,7 @@ from polypost.models.media import Media, MediaStatus
 from polypost.models.membership import Membership, Role
 from polypost.models.post import Post, PostStatus
 from polypost.models.post_target import PostTarget, TargetStatus
+from polypost.models.sandbox_ledger import SandboxLedgerEntry
 from polypost.models.social_account import AccountStatus, SocialAccount
 from polypost.models.user import User
 from polypost.models.webhook import Webhook
@@ -29,6 +30,7 @@ __all__ = [
     "PostStatus",
     "PostTarget",
     "Role",
+    "SandboxLedgerEntry",
     "SocialAccount",
     "TargetStatus",
     "User",

@@ -36,7 +36,7 @@ class Post(Timestamps, Base):
     media_ids: Mapped[list[str]] = mapped_column(default=list)
     # Every other body field (platformContent, platformOptions, thread, article, ...).
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    content_hash: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     created_by_key_id: Mapped[str | None] = mapped_column(String(40))
     published_at: Mapped[datetime | None]
     canceled_at: Mapped[datetime | None]

@@ -43,6 +43,8 @@ class PostTarget(Timestamps, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     scheduled_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
+    # Last hand-over to the queue; the reconciler re-enqueues only stale ones.
+    queued_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     platform_post_id: Mapped[str | None] = mapped_column(String(255))

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from polypost.models.base import Base, Timestamps, id_column
@@ -21,8 +21,18 @@ class SocialAccount(Timestamps, Base):
     """A connected platform account. Tokens are Fernet ciphertext (see core/crypto.py)."""
 
     __tablename__ = "social_accounts"
-    # One platform identity links to one workspace at a time (409 already_linked).
-    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    # One platform identity links to one workspace at a time (409 already_linked);
+    # disconnected rows stay for history and free the identity for relinking.
+    __table_args__ = (
+        Index(
+            "uq_social_accounts_live_identity",
+            "platform",
+            "external_id",
+            unique=True,
+            postgresql_where=text("disconnected_at IS NULL"),
+            sqlite_where=text("disconnected_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = id_column()
     workspace_id: Mapped[str] = mapped_column(
@@ -42,3 +52,4 @@ class SocialAccount(Timestamps, Base):
     last_refresh_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     connected_at: Mapped[datetime]
+    disconnected_at: Mapped[datetime | None]
