@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from polypost.auth.scopes import ROLE_RANK
 from polypost.core.ids import Prefix, new_id
-from polypost.models import Membership, User, Workspace
+from polypost.models import Membership, Role, User, Workspace
 from polypost.settings import Settings
 from polypost.workspaces.service import get_or_create_workspace
 
@@ -42,6 +43,20 @@ async def set_membership(
         user.default_workspace_id = workspace_id
     await session.flush()
     return membership
+
+
+async def grant_role(session: AsyncSession, user: User, workspace_id: str, role: str) -> Membership:
+    """Make the user a member with at least `role`; an existing higher role is kept."""
+    existing = (
+        await session.execute(
+            select(Membership).where(
+                Membership.user_id == user.id, Membership.workspace_id == workspace_id
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None and ROLE_RANK[Role(existing.role)] >= ROLE_RANK[Role(role)]:
+        return existing
+    return await set_membership(session, user, workspace_id, role)
 
 
 async def add_member(

@@ -1,0 +1,1 @@
+"""`/v1/usage`: a workspace's activity and resource use over a period."""
