@@ -1,4 +1,6 @@
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.app",
+    "tests.fixtures.jobs",
+    "tests.fixtures.s3",
 ]

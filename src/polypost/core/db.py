@@ -32,12 +32,22 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # We issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            # A deferred transaction that reads, then writes after another writer committed
+            # fails with SQLITE_BUSY regardless of busy_timeout. Taking the write lock up
+            # front makes concurrent jobs queue on busy_timeout instead (WAL keeps readers
+            # outside transactions unblocked).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}

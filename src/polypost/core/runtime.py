@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+import httpx
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polypost.auth.jwt import JwtVerifier
@@ -14,6 +15,7 @@ from polypost.core.db import create_engine, session_factory
 from polypost.core.idempotency import IdempotencyStore
 from polypost.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from polypost.settings import Settings
+from polypost.worker.queue import ArqQueue, EmbeddedQueue, JobQueue
 
 
 @dataclass
@@ -21,7 +23,9 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    redis: Redis | None
+    redis: ArqRedis | None
+    queue: JobQueue
+    http: httpx.AsyncClient
     limiter: RateLimiter
     idempotency: IdempotencyStore
     jwt: JwtVerifier
@@ -32,13 +36,24 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings)
         sessions = session_factory(engine)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis: ArqRedis | None = (
+            ArqRedis.from_url(settings.redis_url) if settings.redis_url else None  # type: ignore[assignment]
+        )
         limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+        queue: JobQueue = ArqQueue(redis) if redis else EmbeddedQueue()
+        # One client for every platform call: pooled connections, bounded timeouts.
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        )
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             redis=redis,
+            queue=queue,
+            http=http,
             limiter=limiter,
             idempotency=IdempotencyStore(sessions),
             jwt=JwtVerifier(settings),
@@ -46,6 +61,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.http.aclose()
         if self.redis is not None:
-            await self.redis.aclose()
+            await self.redis.aclose()  # type: ignore[attr-defined]
         await self.engine.dispose()
