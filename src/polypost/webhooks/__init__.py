@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, fan-out from the outbox, signed delivery with retries."""
