@@ -129,6 +129,22 @@ class Transient(PlatformError):
     kind = "transient"
 
 
+class Pending(Exception):
+    """The platform is still working (a container processing, an upload transcoding).
+
+    Raised by `publish` instead of waiting: the job records `state`, frees the worker, and
+    calls `publish` again after `retry_in` with `post.resume` set to `state`, showing
+    `stage` (e.g. "processing") on the target meanwhile. The adapter owns its deadline:
+    it raises a PlatformError once processing has taken too long.
+    """
+
+    def __init__(self, stage: str, state: Mapping[str, Any], retry_in: timedelta) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.state = dict(state)
+        self.retry_in = retry_in
+
+
 class Permanent(PlatformError):
     """The platform refused the content or request; retrying cannot help."""
 
@@ -315,6 +331,8 @@ class Outgoing:
     media: tuple[MediaInfo, ...] = ()
     reply_to: Published | None = None
     root: Published | None = None
+    # The `state` of the `Pending` this step raised last time, when the job resumes it.
+    resume: Mapping[str, Any] | None = None
     link: str | None = None
     article: Article | None = None
     options: BaseModel | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,10 +26,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts import tokens
+from polypost.core.ids import new_id
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import isoformat, utcnow
 from polypost.models import AccountStatus, Media, Post, PostTarget, SocialAccount, TargetStatus
-from polypost.platforms.base import Credentials, PlatformError, Published, Transient
+from polypost.platforms.base import Credentials, Pending, PlatformError, Published, Transient
 from polypost.platforms.registry import adapter_for, recovery_mode
 from polypost.posts.lifecycle import lock_post, refresh_post_status, target_event
 from polypost.posts.outgoing import Step, as_progress, build_steps
@@ -45,6 +46,8 @@ PRESTAGE = timedelta(minutes=2)
 # A target handed to the queue this recently is assumed still queued.
 REQUEUE_AFTER = timedelta(seconds=30)
 RECONCILE_BATCH = 2000
+# A target may wait on platform-side processing this long before it fails.
+MAX_PARKED = timedelta(hours=2)
 
 
 def job_id(target_id: str, revision: int) -> str:
@@ -73,11 +76,17 @@ def lease_for(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.publish_lease_seconds)
 
 
-async def publish_target(ctx: JobContext, target_id: str, revision: int) -> str:
-    """Publish one target. Safe to run any number of times: only the claim winner acts."""
+async def publish_target(
+    ctx: JobContext, target_id: str, revision: int, parked: str | None = None
+) -> str:
+    """Publish one target. Safe to run any number of times: only the claim winner acts.
+
+    `parked` resumes a target that handed back its worker while the platform processed
+    media (see `Pending`); it must match the parking token on the row.
+    """
     runtime = ctx["runtime"]
     owner = f"{ctx['worker_id']}:{ctx.get('job_try', 1)}"
-    claim = await _claim(runtime, target_id, revision, owner)
+    claim = await _claim(runtime, target_id, revision, owner, parked)
     if claim is None:
         return "skipped"
     try:
@@ -96,9 +105,13 @@ async def publish_target(ctx: JobContext, target_id: str, revision: int) -> str:
         return await _handle_error(runtime, claim, error, account, keep_inflight=True)
 
 
-async def _claim(runtime: Runtime, target_id: str, revision: int, owner: str) -> Claim | None:
+async def _claim(
+    runtime: Runtime, target_id: str, revision: int, owner: str, parked: str | None = None
+) -> Claim | None:
     now = utcnow()
     lease = lease_for(runtime)
+    if parked is not None:
+        return await _unpark(runtime, target_id, revision, owner, parked, lease)
     async with runtime.sessions() as session, session.begin():
         post_id = (
             await session.execute(select(PostTarget.post_id).where(PostTarget.id == target_id))
@@ -133,6 +146,71 @@ async def _claim(runtime: Runtime, target_id: str, revision: int, owner: str) ->
         ).scalar_one()
         await refresh_post_status(session, post)
     return Claim(target_id=target_id, owner=owner, lease=lease, progress=dict(progress or {}))
+
+
+async def _unpark(
+    runtime: Runtime, target_id: str, revision: int, owner: str, parked: str, lease: timedelta
+) -> Claim | None:
+    """Take back a parked target: only the continuation job holding its token can."""
+    now = utcnow()
+    async with runtime.sessions() as session, session.begin():
+        result = await session.execute(
+            update(PostTarget)
+            .where(
+                PostTarget.id == target_id,
+                PostTarget.revision == revision,
+                PostTarget.status == TargetStatus.PUBLISHING,
+                PostTarget.lease_owner == parked,
+            )
+            .values(lease_owner=owner, lease_expires_at=now + lease, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        progress = (
+            await session.execute(select(PostTarget.progress).where(PostTarget.id == target_id))
+        ).scalar_one()
+    return Claim(target_id=target_id, owner=owner, lease=lease, progress=dict(progress or {}))
+
+
+async def _park(runtime: Runtime, claim: Claim, pending: Pending) -> str:
+    """Hand the worker back while the platform processes; a deferred job resumes us."""
+    now = utcnow()
+    inflight = claim.progress["inflight"]
+    since = str(inflight.get("parkedSince") or isoformat(now))
+    if now - datetime.fromisoformat(since) > MAX_PARKED:
+        await _fail(
+            runtime,
+            claim,
+            "processing_timeout",
+            f"The platform was still processing after {MAX_PARKED} ({pending.stage}).",
+        )
+        return "failed"
+    token = f"parked:{new_id('pk')}"
+    inflight.update(resume=pending.state, parked=True, parkedSince=since)
+    claim.progress["stage"] = pending.stage
+    async with runtime.sessions() as session, session.begin():
+        await _guarded_update(
+            session,
+            claim,
+            lease_owner=token,
+            lease_expires_at=now + pending.retry_in + claim.lease,
+            progress=dict(claim.progress),
+        )
+        revision = (
+            await session.execute(
+                select(PostTarget.revision).where(PostTarget.id == claim.target_id)
+            )
+        ).scalar_one()
+    await runtime.queue.enqueue(
+        "publish_target",
+        claim.target_id,
+        revision,
+        token,
+        job_id=f"{job_id(claim.target_id, revision)}:{token}",
+        defer_until=now + pending.retry_in,
+    )
+    return "pending"
 
 
 async def _guarded_update(session: AsyncSession, claim: Claim, **values: Any) -> None:
@@ -207,7 +285,10 @@ async def _publish_claimed(runtime: Runtime, claim: Claim) -> str:
         if step.name in done:
             continue
         inflight = claim.progress.get("inflight")
-        if inflight and inflight.get("step") == step.name:
+        resume = None
+        if inflight and inflight.get("step") == step.name and inflight.get("parked"):
+            resume = inflight.get("resume")  # our own continuation: not an interruption
+        elif inflight and inflight.get("step") == step.name:
             try:
                 recovered = await _recover(
                     runtime, claim, adapter, auth.credentials, step, inflight
@@ -222,15 +303,21 @@ async def _publish_claimed(runtime: Runtime, claim: Claim) -> str:
                 await _save_progress(runtime, claim)
                 continue
         step.bind(done)
-        claim.progress["inflight"] = {
-            "step": step.name,
-            "key": step.outgoing.key,
-            "startedAt": isoformat(utcnow()),
-        }
-        claim.progress["stage"] = step.stage
+        if resume is not None:
+            step.outgoing = replace(step.outgoing, resume=resume)
+            claim.progress["inflight"].update(parked=False, resumedAt=isoformat(utcnow()))
+        else:
+            claim.progress["inflight"] = {
+                "step": step.name,
+                "key": step.outgoing.key,
+                "startedAt": isoformat(utcnow()),
+            }
+            claim.progress["stage"] = step.stage
         await _save_progress(runtime, claim)
         try:
             published = await _call(runtime, adapter, step, account.id, auth)
+        except Pending as pending:
+            return await _park(runtime, claim, pending)
         except PlatformError as error:
             if step.optional:
                 claim.progress.pop("inflight", None)
