@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from polypost.models.base import Base, Timestamps, id_column
@@ -16,8 +16,21 @@ class MediaStatus(StrEnum):
     INVALID = "invalid"
 
 
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    DOCUMENT = "document"
+
+
 class Media(Timestamps, Base):
+    """One file in a workspace's library. `pending` until its upload is verified;
+    `expires_at` is when an unfinished (or invalid) one is cleaned up."""
+
     __tablename__ = "media"
+    __table_args__ = (
+        Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),
+        Index("ix_media_status_expires", "status", "expires_at"),
+    )
 
     id: Mapped[str] = id_column()
     workspace_id: Mapped[str] = mapped_column(

@@ -1,0 +1,1 @@
+"""The media library: uploads, verification, quota, cleanup and per-platform fitting."""
