@@ -279,7 +279,7 @@ async def _publish_claimed(runtime: Runtime, claim: Claim) -> str:
     except PlatformError as error:
         return await _handle_error(runtime, claim, error, account)
     auth = _Auth(credentials)
-    steps = build_steps(target, post, account, media)
+    steps = build_steps(target, post, account, media, await _media_urls(runtime, media))
     done: dict[str, Any] = claim.progress.setdefault("steps", {})
     for step in steps:
         if step.name in done:
@@ -365,6 +365,19 @@ async def _call(
         runtime, account_id, stale_token=auth.credentials.access_token
     )
     return await step.call(adapter, auth.credentials)
+
+
+async def _media_urls(runtime: Runtime, media: dict[str, Media]) -> dict[str, str]:
+    """Short-lived URLs of the media bytes (presigned S3 GET, or our own signed URL)."""
+    if not media:
+        return {}
+    from polypost.storage import get_storage
+
+    storage = get_storage(runtime)
+    return {
+        media_id: await storage.download_url(row.storage_key, content_type=row.content_type)
+        for media_id, row in media.items()
+    }
 
 
 async def _recover(

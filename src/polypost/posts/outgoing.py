@@ -27,11 +27,14 @@ from polypost.platforms.base import (
 
 
 def as_progress(published: Published) -> dict[str, Any]:
-    return {"id": published.id, "url": published.url}
+    stored: dict[str, Any] = {"id": published.id, "url": published.url}
+    if published.extra:
+        stored["extra"] = dict(published.extra)  # e.g. a Bluesky cid a reply must cite
+    return stored
 
 
 def from_progress(value: Mapping[str, Any]) -> Published:
-    return Published(id=str(value["id"]), url=value.get("url"))
+    return Published(id=str(value["id"]), url=value.get("url"), extra=value.get("extra") or {})
 
 
 def lookup_keys(account: SocialAccount) -> list[str]:
@@ -54,7 +57,7 @@ def per_platform(mapping: Mapping[str, Any] | None, account: SocialAccount) -> A
     return None
 
 
-def media_info(media: Media) -> MediaInfo:
+def media_info(media: Media, url: str | None = None) -> MediaInfo:
     return MediaInfo(
         id=media.id,
         kind=MediaKind(media.kind or "image"),
@@ -64,6 +67,7 @@ def media_info(media: Media) -> MediaInfo:
         height=media.height,
         duration_ms=media.duration_ms,
         filename=media.filename,
+        url=url,
     )
 
 
@@ -110,12 +114,21 @@ def _platform_options(post: Post, account: SocialAccount) -> BaseModel | None:
 
 
 def build_steps(
-    target: PostTarget, post: Post, account: SocialAccount, media: Mapping[str, Media]
+    target: PostTarget,
+    post: Post,
+    account: SocialAccount,
+    media: Mapping[str, Media],
+    urls: Mapping[str, str] | None = None,
 ) -> list[Step]:
+    """The steps of one target; `urls` are where adapters fetch each media file's bytes."""
     options = post.options or {}
+    urls = urls or {}
+
+    def info(media_id: str) -> MediaInfo:
+        return media_info(media[media_id], urls.get(media_id))
 
     def infos(ids: list[str] | None) -> tuple[MediaInfo, ...]:
-        return tuple(media_info(media[i]) for i in ids or [] if i in media)
+        return tuple(info(i) for i in ids or [] if i in media)
 
     text = per_platform(options.get("platformContent"), account)
     if text is None:
@@ -138,7 +151,7 @@ def build_steps(
             else None
         ),
         alt_texts=dict(options.get("altText") or {}),
-        cover=media_info(media[cover_id]) if cover_id and cover_id in media else None,
+        cover=info(cover_id) if cover_id and cover_id in media else None,
         cover_offset_ms=options.get("coverOffsetMs"),
         document_title=options.get("documentTitle"),
     )
