@@ -9,8 +9,10 @@ dir; distributed mode requires them, because several processes must share them.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
+import re
 import secrets
 from enum import StrEnum
 from functools import cached_property
@@ -22,11 +24,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 SECRETS_FILE = "secrets.json"
 JWT_PRIVATE_KEY_FILE = "jwt_ed25519_private.pem"
+# One DNS name (labels of letters, digits, `-`, `_`), compared exactly by the SSRF guard.
+HOSTNAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$")
 
 
 class MediaStorage(StrEnum):
@@ -61,6 +67,11 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # Where clients reach S3 when it differs from the API's view (MinIO in compose).
+    s3_public_endpoint_url: str | None = None
+    max_upload_bytes: int = Field(default=1024**3, ge=1024)
+    max_multipart_upload_bytes: int = Field(default=100 * 1024**2, ge=1024)
+    ffprobe_path: str = "ffprobe"
 
     secret_key: str | None = None
     encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -75,6 +86,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     default_storage_quota_bytes: int = Field(default=5 * 1024**3, ge=0)
     outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Server-wide developer apps, JSON {"linkedin": {"clientId": …, "clientSecret": …}};
+    # a workspace's own (BYOK, /v1/platforms/{platform}/credentials) take precedence.
+    oauth_apps: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # How long a worker owns a target mid-publish before the reconciler recovers it;
+    # must exceed the longest single platform call (HTTP timeouts are 30 s).
+    publish_lease_seconds: float = Field(default=90.0, ge=1.0, le=3600.0)
+    # `polypost worker` serves its own Prometheus metrics (job outcomes, publish lag) here.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # The `LinkedIn-Version` header (YYYYMM). LinkedIn sunsets each version after about a
+    # year (HTTP 426), so it is bumped here rather than in code.
+    linkedin_version: str = Field(default="202607", pattern=r"^20[0-9]{2}(0[1-9]|1[0-2])$")
     log_level: str = "INFO"
 
     _split = field_validator("encryption_keys", "jwt_public_keys", "outbound_allow", mode="before")(
@@ -86,9 +108,13 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         for legacy in ("postgres://", "postgresql://"):
             if value.startswith(legacy):
-                return "postgresql+asyncpg://" + value[len(legacy) :]
+                value = "postgresql+asyncpg://" + value[len(legacy) :]
         if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid database URL") from None
         return value
 
     @field_validator("redis_url")
@@ -100,10 +126,12 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
-    @field_validator("public_base_url", "s3_endpoint_url", "jwt_jwks_url")
+    @field_validator("public_base_url", "s3_endpoint_url", "s3_public_endpoint_url", "jwt_jwks_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value in (None, ""):
+            if info.field_name == "public_base_url":
+                raise ValueError("must be an absolute http(s) URL")
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -138,6 +166,34 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"entry {index + 1}: {exc}") from exc
         return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: list[str]) -> list[str]:
+        # The SSRF guard compares host names exactly and addresses by network; an entry
+        # it cannot read (a URL, a host:port, a bad CIDR) would silently exempt nothing.
+        for index, entry in enumerate(value):
+            normalized = entry.strip().lower().rstrip(".")
+            try:
+                ipaddress.ip_network(normalized.strip("[]"), strict=False)
+            except ValueError:
+                if not HOSTNAME.match(normalized):
+                    raise ValueError(
+                        f"entry {index + 1} ({entry!r}) is neither a host name nor an IP "
+                        "address or CIDR (no scheme, port or path)"
+                    ) from None
+        return value
+
+    @field_validator("oauth_apps")
+    @classmethod
+    def _oauth_apps(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        apps: dict[str, dict[str, str]] = {}
+        for name, app in value.items():
+            key = "x" if name.strip().lower() == "twitter" else name.strip().lower()
+            if not app.get("clientId"):
+                raise ValueError(f"{name!r} needs a clientId")
+            apps[key] = app
+        return apps
 
     @field_validator("log_level")
     @classmethod
@@ -226,11 +282,46 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Create the file readable by its owner only, from the first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    path.chmod(0o600)
+
+
+def _read_stored_secrets(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            f"Invalid configuration:\n  POLYPOST_DATA_DIR: {path} is not valid JSON ({exc}); "
+            "restore it from a backup (deleting it invalidates every API key and stored token)"
+        ) from None
+    if not isinstance(stored, dict):
+        raise SettingsError(
+            f"Invalid configuration:\n  POLYPOST_DATA_DIR: {path} is not a JSON object"
+        )
+    return stored
+
+
 def _ensure_embedded_secrets(settings: Settings) -> Settings:
     """Generate secrets once into the data dir so restarts keep keys and hashes valid."""
+    try:
+        return _embedded_secrets(settings)
+    except OSError as exc:
+        raise SettingsError(
+            f"Invalid configuration:\n  POLYPOST_DATA_DIR: cannot keep generated secrets in "
+            f"{settings.data_dir}: {exc.strerror or exc}"
+        ) from None
+
+
+def _embedded_secrets(settings: Settings) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / SECRETS_FILE
-    stored: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    stored = _read_stored_secrets(path)
     changed = False
     if not stored.get("secret_key"):
         stored["secret_key"] = secrets.token_urlsafe(48)
@@ -239,8 +330,7 @@ def _ensure_embedded_secrets(settings: Settings) -> Settings:
         stored["encryption_keys"] = [Fernet.generate_key().decode()]
         changed = True
     if changed:
-        path.write_text(json.dumps(stored, indent=2))
-        path.chmod(0o600)
+        _write_private(path, json.dumps(stored, indent=2).encode())
     key_path = settings.data_dir / JWT_PRIVATE_KEY_FILE
     if not settings.jwt_public_keys and not settings.jwt_jwks_url and not key_path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
@@ -248,14 +338,27 @@ def _ensure_embedded_secrets(settings: Settings) -> Settings:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        key_path.write_bytes(pem)
-        key_path.chmod(0o600)
+        _write_private(key_path, pem)
     updates: dict[str, Any] = {}
     if settings.secret_key is None:
         updates["secret_key"] = stored["secret_key"]
     if not settings.encryption_keys:
         updates["encryption_keys"] = stored["encryption_keys"]
     return settings.model_copy(update=updates) if updates else settings
+
+
+def _ensure_sqlite_directory(settings: Settings) -> None:
+    """SQLite creates the file but not its folder; `migrate` is often the first to open it."""
+    database = make_url(settings.database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"Invalid configuration:\n  POLYPOST_DATABASE_URL: cannot create the folder of "
+            f"{database}: {exc.strerror or exc}"
+        ) from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -269,6 +372,8 @@ def load_settings(**overrides: Any) -> Settings:
             where = f"POLYPOST_{name}" if name else "settings"
             lines.append(f"  {where}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("Invalid configuration:\n" + "\n".join(lines)) from None
+    if settings.is_sqlite:
+        _ensure_sqlite_directory(settings)
     if not settings.distributed:
         settings = _ensure_embedded_secrets(settings)
     return settings

@@ -66,7 +66,7 @@ class TestReadyz:
         assert response.status_code == 200
         assert response.json() == {
             "status": "ok",
-            "checks": {"database": "ok", "worker": "ok"},
+            "checks": {"database": "ok", "worker": "ok", "publishing": "ok"},
         }
 
     async def test_unavailable_until_a_job_runner_reports(self, client: httpx.AsyncClient):
@@ -84,7 +84,12 @@ class TestReadyz:
         await record_heartbeat(runtime, "worker-host-1")
         response = await client.get("/readyz")
         assert response.status_code == 200
-        assert response.json()["checks"] == {"database": "ok", "redis": "ok", "worker": "ok"}
+        assert response.json()["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "worker": "ok",
+            "publishing": "ok",
+        }
 
     @pytest.mark.parametrize("backend", ["postgres"])
     async def test_distributed_stale_heartbeat_is_not_ready(

@@ -30,6 +30,7 @@ from polypost.core.ids import new_id
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import isoformat, utcnow
 from polypost.models import AccountStatus, Media, Post, PostTarget, SocialAccount, TargetStatus
+from polypost.ops.metrics import PUBLISH_LAG
 from polypost.platforms.base import Credentials, Pending, PlatformError, Published, Transient
 from polypost.platforms.registry import adapter_for, recovery_mode
 from polypost.posts.lifecycle import lock_post, refresh_post_status, target_event
@@ -141,9 +142,15 @@ async def _claim(
         )
         if getattr(result, "rowcount", 0) != 1:
             return None
-        progress = (
-            await session.execute(select(PostTarget.progress).where(PostTarget.id == target_id))
-        ).scalar_one()
+        progress, due, retry_at = (
+            await session.execute(
+                select(
+                    PostTarget.progress, PostTarget.scheduled_at, PostTarget.next_attempt_at
+                ).where(PostTarget.id == target_id)
+            )
+        ).one()
+        effective_due = max((d for d in (due, retry_at) if d is not None), default=now)
+        PUBLISH_LAG.observe(max(0.0, (now - effective_due).total_seconds()))
         await refresh_post_status(session, post)
     return Claim(target_id=target_id, owner=owner, lease=lease, progress=dict(progress or {}))
 

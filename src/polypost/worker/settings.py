@@ -6,12 +6,20 @@ import os
 import socket
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
+from prometheus_client import start_http_server
 
+from polypost.accounts.oauth import purge_oauth_states
+from polypost.accounts.tokens import refresh_expiring_tokens
 from polypost.core.logging import configure_logging
 from polypost.core.runtime import Runtime
+from polypost.media.jobs import expire_pending_media
+from polypost.ops.metrics import REGISTRY
+from polypost.posts.jobs import publish_target, reconcile_targets
 from polypost.settings import load_settings
+from polypost.webhooks.jobs import deliver_webhooks, dispatch_events
+from polypost.worker.functions import RECONCILE_INTERVAL
 from polypost.worker.jobs import heartbeat, purge_idempotency_keys
 
 
@@ -19,6 +27,8 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
     ctx["runtime"] = Runtime.build(settings)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, registry=REGISTRY)
     ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}"
     await heartbeat(ctx)  # type: ignore[arg-type]
 
@@ -37,10 +47,22 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: list[Any] = [purge_idempotency_keys]
+    # Our own attempt bound (posts.jobs.MAX_ATTEMPTS) governs retries; arq's must not
+    # fail a job that is merely waiting out a rate limit.
+    functions: list[Any] = [
+        purge_idempotency_keys,
+        deliver_webhooks,
+        func(publish_target, name="publish_target", max_tries=1000),  # type: ignore[arg-type]
+    ]
     cron_jobs = [
         cron(heartbeat, second=set(range(0, 60, 10)), run_at_startup=False, unique=False),  # type: ignore[arg-type]
         cron(purge_idempotency_keys, minute=7, second=0),  # type: ignore[arg-type]
+        cron(expire_pending_media, minute=set(range(2, 60, 5)), second=30),  # type: ignore[arg-type]
+        cron(dispatch_events, second=None),  # type: ignore[arg-type]
+        cron(deliver_webhooks, second=None),  # type: ignore[arg-type]
+        cron(reconcile_targets, second=set(range(0, 60, RECONCILE_INTERVAL))),  # type: ignore[arg-type]
+        cron(refresh_expiring_tokens, second=20),  # type: ignore[arg-type]
+        cron(purge_oauth_states, minute=23, second=40),  # type: ignore[arg-type]
     ]
     on_startup = on_startup
     on_shutdown = on_shutdown
