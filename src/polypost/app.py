@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polypost import __version__
-from polypost.api import build_openapi, router
+from polypost.api import api_routes, build_openapi, router
 from polypost.core.errors import CODE_BY_STATUS, ApiError, envelope
 from polypost.core.logging import configure_logging
 from polypost.core.middleware import GatewayMiddleware, RequestContextMiddleware
 from polypost.core.runtime import Runtime
+from polypost.media.ingest import upload_limits
 from polypost.ops.router import router as ops_router
 from polypost.settings import Settings, load_settings
 from polypost.worker.runner import EmbeddedRunner
@@ -42,8 +43,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 becomes our 400 `bad_request`, one entry per field."""
     assert isinstance(exc, RequestValidationError)
     fields = []
+    message = "Invalid request."
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ())]
+        if error.get("type") == "json_invalid":
+            # FastAPI reports ("body", <character offset>); the offset is not a field.
+            message = "The request body is not valid JSON."
+            reason = error.get("ctx", {}).get("error", "invalid JSON")
+            fields.append(
+                {
+                    "field": "body",
+                    "in": "body",
+                    "message": f"{reason} at character {location[1] if len(location) > 1 else 0}",
+                    "type": "json_invalid",
+                }
+            )
+            continue
         fields.append(
             {
                 "field": ".".join(location[1:]) or ".".join(location),
@@ -53,9 +68,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             }
         )
     return JSONResponse(
-        envelope("bad_request", "Invalid request.", _request_id(request), {"fields": fields}),
+        envelope("bad_request", message, _request_id(request), {"fields": fields}),
         status_code=400,
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path supports: FastAPI's own `Allow` names only the first
+    matching route's methods when several routes share a path."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in api_routes(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -64,10 +93,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = {404: "No such route.", 405: "Method not allowed for this route."}.get(
         exc.status_code, str(exc.detail)
     )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return JSONResponse(
         envelope(code, message, _request_id(request)),
         status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
 
 
@@ -114,7 +146,11 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(router)
     app.add_middleware(GatewayMiddleware, runtime=runtime)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        upload_paths=upload_limits(settings),
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -7,6 +7,7 @@ confusion attack fail in pyjwt before any key is used.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -17,6 +18,8 @@ from polypost.settings import Settings, load_ed25519_public_key
 
 ALGORITHMS = ["EdDSA"]
 REQUIRED_CLAIMS = ["exp", "sub", "iss", "aud"]
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidJwt(Exception):
@@ -54,7 +57,11 @@ class JwtVerifier:
                 signing_key = await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)
                 candidates.insert(0, signing_key.key)
             except jwt.PyJWTError:
-                pass
+                pass  # unknown kid: the static keys below may still match
+            except Exception:
+                # A JWKS endpoint serving garbage is an outage of the issuer, not a reason to
+                # answer 500: the token simply cannot be verified by that route.
+                logger.warning("JWKS document unusable", exc_info=True)
         last: Exception = InvalidJwt("signature does not match any configured key")
         for key in candidates:
             try:

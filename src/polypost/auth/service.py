@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from polypost.auth import keys
 from polypost.auth.jwt import InvalidJwt, JwtVerifier
 from polypost.auth.principal import Principal
-from polypost.auth.scopes import ROLE_SCOPES
+from polypost.auth.scopes import ALL_SCOPES, ROLE_SCOPES
 from polypost.core.crypto import keyed_hash
 from polypost.core.errors import BadRequest, NotFound, Unauthorized
 from polypost.core.timeutil import utcnow
@@ -84,6 +85,21 @@ async def _authenticate_key(
     )
 
 
+def granted_scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """What an OAuth 2.1 access token was granted (`scope`, RFC 9068: space-separated;
+    some issuers send a list), intersected with the role's scopes by the caller. A token
+    without the claim is a dashboard token and keeps the whole role. A claim in any other
+    shape is refused rather than ignored: ignoring it would widen the token to the role."""
+    if "scope" not in claims:
+        return ALL_SCOPES
+    granted = claims["scope"]
+    if isinstance(granted, str):
+        return frozenset(granted.split())
+    if isinstance(granted, list) and all(isinstance(item, str) for item in granted):
+        return frozenset(granted)
+    raise Unauthorized("Invalid token: the scope claim must be a string or a list of strings.")
+
+
 async def _authenticate_jwt(
     session: AsyncSession,
     credential: str,
@@ -116,10 +132,7 @@ async def _authenticate_jwt(
         raise NotFound("The user belongs to no workspace.")
     else:
         raise BadRequest("X-Workspace-Id is required: the user belongs to several workspaces.")
-    scopes = ROLE_SCOPES[membership.role]
-    if isinstance(claims.get("scope"), str):
-        # OAuth 2.1 access tokens narrow the role's scopes to what was granted.
-        scopes = scopes & frozenset(claims["scope"].split())
+    scopes = ROLE_SCOPES[membership.role] & granted_scopes(claims)
     workspace = await session.get(Workspace, membership.workspace_id)
     return Principal(
         workspace_id=membership.workspace_id,

@@ -41,6 +41,11 @@ class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
     default_message = "Missing or invalid credential."
 
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        # RFC 9110 §11.6.1: a 401 names the scheme the client should use.
+        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="polypost"')
+
 
 class Forbidden(ApiError):
     status, code = 403, "forbidden"
@@ -62,6 +67,21 @@ class Conflict(ApiError):
 class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
     default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class AlreadyLinked(Conflict):
+    code = "already_linked"
+    default_message = "This platform account is linked to another workspace."
+
+
+class CredentialsInvalid(ApiError):
+    status, code = 422, "credentials_invalid"
+    default_message = "The platform rejected the credentials."
+
+
+class PlatformFailed(ApiError):
+    status, code = 502, "platform_error"
+    default_message = "The platform API call failed."
 
 
 class Gone(ApiError):
@@ -91,6 +111,11 @@ class Unprocessable(ApiError):
     status, code, default_message = 422, "unprocessable", "The request cannot be processed."
 
 
+class MediaInvalid(Unprocessable):
+    code = "media_invalid"
+    default_message = "The media file is not usable."
+
+
 class IdempotencyKeyReused(Unprocessable):
     code = "idempotency_key_reused"
     default_message = "This Idempotency-Key was used with a different request."
@@ -102,6 +127,11 @@ class RateLimited(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, code, default_message = 503, "unavailable", "A dependency is unavailable."
+
+
+class NotSupported(ApiError):
+    status, code = 501, "unsupported"
+    default_message = "The platform has no API for this operation."
 
 
 class ErrorBody(BaseModel):

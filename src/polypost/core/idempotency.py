@@ -6,10 +6,14 @@ response with `Idempotent-Replayed: true`; a different body is 422
 `idempotency_key_reused`; a repeat while the first is still running is 409
 `idempotency_in_progress`. Requests rejected before doing anything (4xx other than 404)
 are not stored, so a corrected retry with the same key is allowed. Keys live 24 h.
+
+Stored bodies are encrypted (`seal`): a response may carry a secret that is shown once
+(a new API key, a webhook signing secret) and must not sit in the database in clear.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +23,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from polypost.core.crypto import TokenCipher
 from polypost.core.ids import Prefix, new_id
 from polypost.core.timeutil import utcnow
 from polypost.models import IdempotencyKey
@@ -51,6 +56,15 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def seal(cipher: TokenCipher, body: bytes) -> bytes:
+    """Encrypt a response body for storage (Fernet over base64: bodies need not be text)."""
+    return cipher.encrypt(base64.b64encode(body).decode()).encode()
+
+
+def unseal(cipher: TokenCipher, stored: bytes) -> bytes:
+    return base64.b64decode(cipher.decrypt(stored.decode()))
 
 
 def is_valid_key(key: str) -> bool:

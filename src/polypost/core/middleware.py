@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -32,7 +33,7 @@ from polypost.core.errors import (
 )
 from polypost.core.logging import request_id_var
 from polypost.core.runtime import Runtime
-from polypost.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from polypost.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS, route_template
 
 logger = logging.getLogger("polypost.http")
 
@@ -57,18 +58,32 @@ async def send_error(send: Send, error: ApiError, request_id: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def body_limit_for(scope: Scope, default: int) -> int:
-    """Routes that accept uploads raise their own limit via `state.max_body_bytes`."""
-    return int(scope.get("state", {}).get("max_body_bytes", default))
+def upload_limit(path: str, upload_paths: Mapping[str, int]) -> int | None:
+    """The body limit of an upload route. An entry ending in `/` matches its subtree; any
+    other matches exactly (`/v1/media/upload` does not cover `/v1/media/upload-url`)."""
+    for prefix, limit in upload_paths.items():
+        if path.startswith(prefix) if prefix.endswith("/") else path == prefix:
+            return limit
+    return None
 
 
 class RequestContextMiddleware:
-    """Outermost layer: every response gets `X-Request-Id`, limits and the envelope."""
+    """Outermost layer: every response gets `X-Request-Id`, limits and the envelope.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, upload_paths: tuple[str, ...] = ()):
+    Upload routes (`upload_paths`: path → bytes) get their own limit instead of the JSON
+    one, and enforce their exact per-request limit themselves while streaming.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        upload_paths: Mapping[str, int] | None = None,
+    ):
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.upload_paths = upload_paths
+        self.upload_paths = dict(upload_paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,9 +111,7 @@ class RequestContextMiddleware:
                     out[name] = value
             await send(message)
 
-        limit = self.max_body_bytes
-        if scope["path"].startswith(self.upload_paths) and self.upload_paths:
-            limit = body_limit_for(scope, limit)
+        limit = upload_limit(scope["path"], self.upload_paths) or self.max_body_bytes
         declared = headers.get("content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -129,8 +142,7 @@ class RequestContextMiddleware:
                 status_holder[0] = 500
                 await send_error(send_wrapper, ApiError(), request_id)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(scope["method"], template, str(status_holder[0])).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
@@ -247,13 +259,14 @@ class GatewayMiddleware:
             await fail(IdempotencyInProgress())
             return
         if isinstance(claim, idempotency.Replay):
+            replayed = idempotency.unseal(self.runtime.cipher, claim.body)
             replay_headers = [(k.encode(), v.encode()) for k, v in claim.headers.items()]
             replay_headers.append((b"idempotent-replayed", b"true"))
-            replay_headers.append((b"content-length", str(len(claim.body)).encode()))
+            replay_headers.append((b"content-length", str(len(replayed)).encode()))
             await send(
                 {"type": "http.response.start", "status": claim.status, "headers": replay_headers}
             )
-            await send({"type": "http.response.body", "body": claim.body})
+            await send({"type": "http.response.body", "body": replayed})
             return
 
         delivered = False
@@ -284,5 +297,8 @@ class GatewayMiddleware:
             await store.release(claim)
             raise
         await store.finish(
-            claim, captured["status"], captured["headers"], b"".join(captured["body"])
+            claim,
+            captured["status"],
+            captured["headers"],
+            idempotency.seal(self.runtime.cipher, b"".join(captured["body"])),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -92,7 +92,7 @@ return {1, remaining, math.ceil(new_tat - now), 0}
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis[Any]) -> None:
         self._script = redis.register_script(GCRA_LUA)
 
     async def hit(self, key: str, limit: int) -> Decision:
