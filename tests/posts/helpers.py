@@ -12,7 +12,9 @@ class HasHeaders(Protocol):
     def headers(self) -> dict[str, str]: ...
 
 
-async def ledger_of(client: httpx.AsyncClient, owner: HasHeaders, account_id: str) -> list[dict[str, Any]]:
+async def ledger_of(
+    client: httpx.AsyncClient, owner: HasHeaders, account_id: str
+) -> list[dict[str, Any]]:
     """Every entry of a sandbox account's ledger, oldest first."""
     entries: list[dict[str, Any]] = []
     cursor = None

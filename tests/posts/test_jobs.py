@@ -105,7 +105,8 @@ class TestErrorClasses:
         assert target["error"]["code"] == "rate_limited"
         async with runtime.sessions() as session:
             row = await session.get(PostTarget, target["targetId"])
-            assert row is not None and row.next_attempt_at is not None
+            assert row is not None
+            assert row.next_attempt_at is not None
             assert row.next_attempt_at > utcnow()
         await asyncio.sleep(1.1)
         await run_jobs()
@@ -372,12 +373,13 @@ async def test_processing_parks_the_target_without_holding_a_worker(
     created = await post_to(client, tenant, [account])
     target_id = created["targets"][0]["targetId"]
     assert await jobs.publish_target(ctx(runtime), target_id, 1) == "pending"
-    polled = (await client.get(f"/v1/posts/{created['postId']}/status", headers=tenant.headers))
+    polled = await client.get(f"/v1/posts/{created['postId']}/status", headers=tenant.headers)
     assert polled.json()["targets"][0]["status"] == "publishing"
     assert polled.json()["targets"][0]["stage"] == "processing"
     async with runtime.sessions() as session:
         row = await session.get(PostTarget, target_id)
-        assert row is not None and row.lease_owner is not None
+        assert row is not None
+        assert row.lease_owner is not None
         assert row.lease_owner.startswith("parked:")
     await run_jobs()
     target = (await status(client, tenant, created["postId"]))["targets"][0]
@@ -398,6 +400,7 @@ async def test_disconnected_account_fails_pending_targets(
     assert target["error"]["code"] == "account_disconnected"
     async with runtime.sessions() as session:
         row = await session.get(SocialAccount, account)
-        assert row is not None and row.disconnected_at is not None
+        assert row is not None
+        assert row.disconnected_at is not None
     listed = (await client.get("/v1/accounts", headers=tenant.headers)).json()["accounts"]
     assert listed == []

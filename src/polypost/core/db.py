@@ -47,7 +47,10 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
             # fails with SQLITE_BUSY regardless of busy_timeout. Taking the write lock up
             # front makes concurrent jobs queue on busy_timeout instead (WAL keeps readers
             # outside transactions unblocked).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
@@ -55,8 +58,16 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     return create_async_engine(settings.database_url, **options)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+READ_ONLY = "polypost_read_only"
+
+
+def session_factory(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions; `read_only` ones skip SQLite's up-front write lock (WAL readers never
+    block, so reads do not queue behind writers)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
 
 
 @asynccontextmanager

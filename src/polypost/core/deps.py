@@ -27,7 +27,7 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).sessions() as session:
+    async with get_runtime(request).read_sessions() as session:
         yield session
 
 

@@ -23,6 +23,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]
     redis: ArqRedis | None
     queue: JobQueue
     http: httpx.AsyncClient
@@ -51,6 +52,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            read_sessions=session_factory(engine, read_only=True),
             redis=redis,
             queue=queue,
             http=http,

@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from polypost.accounts.tokens import renewable
 from polypost.auth.principal import Principal
 from polypost.core.errors import BadRequest, Forbidden, NotFound
+from polypost.core.runtime import Runtime
 from polypost.core.timeutil import isoformat, utcnow
 from polypost.models import AccountStatus, Media, MediaStatus, SocialAccount, Workspace
 from polypost.platforms.base import Article, MediaInfo, Platform, Poll, PostType, Segment
 from polypost.platforms.capabilities import capabilities_for
+from polypost.platforms.registry import PlatformUnavailable, adapter_for
 from polypost.posts import errors
 from polypost.posts.outgoing import media_info, per_platform
 from polypost.posts.schemas import PostFields
@@ -148,9 +150,17 @@ def options_of(body: PostFields) -> dict[str, Any]:
 
 
 async def prepare(
-    session: AsyncSession, principal: Principal, body: PostFields, account_ids: Sequence[str]
+    session: AsyncSession,
+    principal: Principal,
+    body: PostFields,
+    account_ids: Sequence[str],
+    runtime: Runtime | None = None,
 ) -> Prepared:
-    """Everything create/update need, or the 400/403/404/422 that explains why not."""
+    """Everything create/update need, or the 400/403/404/422 that explains why not.
+
+    With `runtime`, adapters that check a post against the account itself (a TikTok
+    creator's privacy options, a Pinterest board) are asked too (`account_problems`).
+    """
     _check_platform_keys("platformContent", body.platform_content)
     _check_platform_keys("platformSchedules", body.platform_schedules)
     parsed_options = parse_options(body.platform_options)
@@ -173,6 +183,8 @@ async def prepare(
         persona = (account.settings or {}).get("persona")
         caps = capabilities_for(account.platform, persona)
         problems.extend(validate_target(draft, caps))
+        if runtime is not None:
+            problems.extend(await account_problems(runtime, account, draft))
         prepared.targets.append(
             {
                 "accountId": account.id,
@@ -189,6 +201,22 @@ async def prepare(
             "The post does not fit every target: see details.targets.", details=details
         )
     return prepared
+
+
+async def account_problems(
+    runtime: Runtime, account: SocialAccount, draft: TargetDraft
+) -> list[Problem]:
+    """The adapter's optional `validate_account(account, draft) -> list[Problem]`: rules
+    that depend on the account (read live or cached), beyond static capabilities."""
+    try:
+        adapter = adapter_for(runtime, account.platform)
+    except PlatformUnavailable:
+        return []
+    hook = getattr(adapter, "validate_account", None)
+    if hook is None:
+        return []
+    found: list[Problem] = await hook(account, draft)
+    return found
 
 
 def build_draft(

@@ -407,8 +407,13 @@ async def _recover(
     if mode == "idempotency_key" and (window is None or utcnow() - started < window):
         return None  # resending with the same idempotency key returns the original
     if mode in ("lookup", "idempotency_key"):
+        # The state of the step's last `Pending` (an upload session, a publish id) is
+        # what the platform can be asked about.
+        outgoing = step.outgoing
+        if inflight.get("resume"):
+            outgoing = replace(outgoing, resume=inflight["resume"])
         try:
-            found: Published | None = await adapter.find_published(credentials, step.outgoing)
+            found: Published | None = await adapter.find_published(credentials, outgoing)
         except PlatformError as error:
             if error.kind != "permanent":
                 raise  # the lookup itself failed: retry the whole recovery later

@@ -89,10 +89,10 @@ async def list_posts(
 
 @router.post("/validate", response_model=ValidationResult, responses=responses(*VALIDATION_ERRORS))
 async def validate_post(
-    body: PostCreate, auth: PostsRead, session: ReadSession
+    body: PostCreate, auth: PostsRead, session: ReadSession, runtime: RuntimeDep
 ) -> ValidationResult:
     """Dry run of a create body: the same 422 details, or `valid: true`; nothing stored."""
-    return await service.validate(session, auth, body)
+    return await service.validate(session, auth, body, runtime)
 
 
 @router.post("/import", response_model=ImportResult, responses=responses(*VALIDATION_ERRORS))

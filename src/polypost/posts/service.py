@@ -132,7 +132,7 @@ def _queue_after_commit(session: AsyncSession, runtime: Runtime, targets: list[P
 async def create(
     session: AsyncSession, runtime: Runtime, principal: Principal, body: PostCreate
 ) -> PostView:
-    prepared = await prepare(session, principal, body, body.account_ids)
+    prepared = await prepare(session, principal, body, body.account_ids, runtime)
     workspace = await _workspace(session, principal.workspace_id)
     now = utcnow()
     digest = content_hash(body)
@@ -213,9 +213,9 @@ async def list_posts(
 
 
 async def validate(
-    session: AsyncSession, principal: Principal, body: PostCreate
+    session: AsyncSession, principal: Principal, body: PostCreate, runtime: Runtime | None = None
 ) -> ValidationResult:
-    prepared = await prepare(session, principal, body, body.account_ids)
+    prepared = await prepare(session, principal, body, body.account_ids, runtime)
     return ValidationResult(valid=True, post_type=str(prepared.post_type), targets=prepared.targets)
 
 
@@ -260,19 +260,23 @@ def _merged(view: PostView, body: PostUpdate) -> PostCreate:
 async def update(
     session: AsyncSession, runtime: Runtime, principal: Principal, post_id: str, body: PostUpdate
 ) -> PostUpdated:
-    view = await _locked(session, principal.workspace_id, post_id)
-    statuses = {t.status for t in view.targets}
+    async with runtime.read_sessions() as read:
+        snapshot = await get(read, principal.workspace_id, post_id)
+    statuses = {t.status for t in snapshot.targets}
     if TargetStatus.PUBLISHING in statuses:
         raise errors.NotEditable("The post is being published right now; retry shortly.")
     if TargetStatus.PUBLISHED in statuses:
-        return await _edit_live(session, runtime, principal, view, body)
+        return await _edit_live(session, runtime, principal, snapshot, body)
+    view = await _locked(session, principal.workspace_id, post_id)
+    if any(t.status == TargetStatus.PUBLISHING for t in view.targets):
+        raise errors.NotEditable("The post is being published right now; retry shortly.")
     if view.post.status not in (PostStatus.DRAFT, PostStatus.SCHEDULED):
         raise errors.NotEditable(
             f"A {view.post.status} post cannot be edited; use /retry for failed targets."
         )
     was_draft = view.post.status == PostStatus.DRAFT
     merged = _merged(view, body)
-    prepared = await prepare(session, principal, merged, merged.account_ids)
+    prepared = await prepare(session, principal, merged, merged.account_ids, runtime)
     workspace = await _workspace(session, principal.workspace_id)
     now = utcnow()
     when, immediate, times = _schedule(merged, prepared.accounts, workspace.timezone, now)
@@ -354,64 +358,77 @@ LIVE_EDITABLE = {"content", "platform_content"}
 
 
 async def _edit_live(
-    session: AsyncSession, runtime: Runtime, principal: Principal, view: PostView, body: PostUpdate
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    snapshot: PostView,
+    body: PostUpdate,
 ) -> PostUpdated:
-    """Caption edit of a (partly) published post, on the platforms that allow it."""
+    """Caption edit of a (partly) published post, on the platforms that allow it.
+
+    Platform calls happen before the write transaction starts: a slow platform must not
+    hold database locks (and on SQLite would block the sandbox's own ledger write)."""
     extra = sorted(body.model_fields_set - LIVE_EDITABLE)
     if extra:
         raise errors.NotEditable(
             "Only content and platformContent can change once a post is live.",
             details={"fields": extra},
         )
-    post = view.post
+    preview = snapshot.post
     if "content" in body.model_fields_set:
-        post.content = body.content
+        preview.content = body.content
+    options = dict(preview.options)
     if "platform_content" in body.model_fields_set:
-        options = dict(post.options)
         if body.platform_content:
             options["platformContent"] = body.platform_content
         else:
             options.pop("platformContent", None)
-        post.options = options
-    post.updated_at = utcnow()
+    preview.options = options
     unsupported: list[dict[str, str]] = []
-    accounts = {
-        a.id: a
-        for a in await load_accounts(
-            session,
-            principal,
-            [t.account_id for t in view.targets if t.status == TargetStatus.PUBLISHED],
-        )
-    }
-    for target in view.targets:
-        if target.status == TargetStatus.SCHEDULED:
-            target.revision += 1
-            await session.flush()
-            _queue_after_commit(session, runtime, [target])
-        if target.status != TargetStatus.PUBLISHED or not target.platform_post_id:
-            continue
+    live = [
+        t for t in snapshot.targets if t.status == TargetStatus.PUBLISHED and t.platform_post_id
+    ]
+    async with runtime.read_sessions() as read:
+        accounts = {
+            a.id: a for a in await load_accounts(read, principal, [t.account_id for t in live])
+        }
+    for target in live:
         account = accounts[target.account_id]
-        caps = capabilities_for(account.platform, (account.settings or {}).get("persona"))
-        if not caps.edit:
+        reason = await _edit_on_platform(runtime, account, target, preview)
+        if reason is not None:
             unsupported.append(
-                {
-                    "accountId": account.id,
-                    "platform": account.platform,
-                    "reason": "the platform does not allow editing published posts",
-                }
+                {"accountId": account.id, "platform": account.platform, "reason": reason}
             )
-            continue
-        adapter = adapter_for(runtime, account.platform)
-        step = build_steps(target, post, account, {})[0]
-        try:
-            await adapter.edit(
-                load_credentials(runtime, account), target.platform_post_id, step.outgoing
-            )
-        except PlatformError as error:
-            unsupported.append(
-                {"accountId": account.id, "platform": account.platform, "reason": str(error)}
-            )
+    view = await _locked(session, principal.workspace_id, snapshot.post.id)
+    view.post.content = preview.content
+    view.post.options = options
+    view.post.updated_at = utcnow()
+    pending = [t for t in view.targets if t.status == TargetStatus.SCHEDULED]
+    for target in pending:
+        target.revision += 1  # the queued job would publish the old caption
+        target.queued_at = utcnow()
+    await session.flush()
+    _queue_after_commit(session, runtime, pending)
     return _updated(view, unsupported=unsupported)
+
+
+async def _edit_on_platform(
+    runtime: Runtime, account: SocialAccount, target: PostTarget, post: Post
+) -> str | None:
+    """Edit one live post; the reason it could not be edited, or None."""
+    caps = capabilities_for(account.platform, (account.settings or {}).get("persona"))
+    if not caps.edit:
+        return "the platform does not allow editing published posts"
+    assert target.platform_post_id is not None
+    adapter = adapter_for(runtime, account.platform)
+    step = build_steps(target, post, account, {})[0]
+    try:
+        await adapter.edit(
+            load_credentials(runtime, account), target.platform_post_id, step.outgoing
+        )
+    except PlatformError as error:
+        return str(error)
+    return None
 
 
 async def publish_now(
@@ -474,47 +491,66 @@ async def remove(
     session: AsyncSession, runtime: Runtime, workspace_id: str, post_id: str, *, keep_pending: bool
 ) -> PostRemoved:
     """DELETE (`keep_pending=False`): cancel what has not gone out and remove what has.
-    Unpublish (`keep_pending=True`): only remove what is live."""
-    view = await _locked(session, workspace_id, post_id)
-    if any(t.status == TargetStatus.PUBLISHING for t in view.targets):
+    Unpublish (`keep_pending=True`): only remove what is live.
+
+    Platform deletes run before the write transaction, so no database lock is held
+    across a platform call; the result is then recorded on the locked post."""
+    async with runtime.read_sessions() as read:
+        snapshot = await get(read, workspace_id, post_id)
+        accounts = {
+            a.id: a
+            for a in (
+                await read.execute(
+                    select(SocialAccount).where(
+                        SocialAccount.id.in_({t.account_id for t in snapshot.targets})
+                    )
+                )
+            ).scalars()
+        }
+    if any(t.status == TargetStatus.PUBLISHING for t in snapshot.targets):
         raise errors.Publishing()
+    outcomes: dict[str, str | None] = {}
+    for target in snapshot.targets:
+        live_ids = _live_ids(target) if target.status in LIVE_STATUSES else []
+        if live_ids:
+            outcomes[target.id] = await _delete_live(runtime, accounts[target.account_id], live_ids)
+    view = await _locked(session, workspace_id, post_id)
     removed: list[str] = []
     manual: list[ManualRemoval] = []
-    accounts = {
-        a.id: a
-        for a in (
-            await session.execute(
-                select(SocialAccount).where(
-                    SocialAccount.id.in_({t.account_id for t in view.targets})
+    for target in view.targets:
+        account = accounts.get(target.account_id)
+        if target.id in outcomes:
+            reason = outcomes[target.id]
+            if reason is None:
+                target.status = TargetStatus.CANCELED
+                removed.append(target.platform)
+            elif account is not None:
+                manual.append(
+                    ManualRemoval(account_id=account.id, platform=account.platform, reason=reason)
+                )
+        elif target.status == TargetStatus.PUBLISHING and account is not None:
+            manual.append(
+                ManualRemoval(
+                    account_id=account.id,
+                    platform=account.platform,
+                    reason="it started publishing meanwhile; delete again once it settles",
                 )
             )
-        ).scalars()
-    }
-    for target in view.targets:
-        if target.status in (TargetStatus.DRAFT, TargetStatus.SCHEDULED):
-            if not keep_pending:
-                target.status = TargetStatus.CANCELED
-                target.revision += 1
-            continue
-        live_ids = _live_ids(target)
-        if not live_ids:
-            if target.status == TargetStatus.FAILED and not keep_pending:
-                target.status = TargetStatus.CANCELED
-            continue
-        account = accounts[target.account_id]
-        reason = await _delete_live(runtime, account, live_ids)
-        if reason is None:
+        elif not keep_pending and target.status in (
+            TargetStatus.DRAFT,
+            TargetStatus.SCHEDULED,
+            TargetStatus.FAILED,
+        ):
             target.status = TargetStatus.CANCELED
-            removed.append(account.platform)
-        else:
-            manual.append(
-                ManualRemoval(account_id=account.id, platform=account.platform, reason=reason)
-            )
+            target.revision += 1
     await session.flush()
     await refresh_post_status(session, view.post)
     return PostRemoved(
         post_id=view.post.id, status=view.post.status, removed_from=removed, manual=manual
     )
+
+
+LIVE_STATUSES = (TargetStatus.PUBLISHED, TargetStatus.FAILED)
 
 
 def _live_ids(target: PostTarget) -> list[str]:
