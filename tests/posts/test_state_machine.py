@@ -31,6 +31,7 @@ from polypost.app import create_app
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import utcnow
 from polypost.models import PostTarget, SandboxLedgerEntry
+from polypost.platforms.sandbox.adapter import PUBLISHING_ACTIONS
 from polypost.posts import jobs
 from polypost.posts.state import TRANSITIONS, derive_post_status
 from polypost.settings import load_settings
@@ -177,7 +178,8 @@ def machine_for(template: Path, workdir: Path) -> type[RuleBasedStateMachine]:
                     ledger = (
                         await session.execute(
                             select(SandboxLedgerEntry.idempotency_key).where(
-                                SandboxLedgerEntry.outcome == "accepted"
+                                SandboxLedgerEntry.outcome == "accepted",
+                                SandboxLedgerEntry.action.in_(PUBLISHING_ACTIONS),
                             )
                         )
                     ).scalars()
@@ -211,8 +213,8 @@ def test_random_sequences_never_reach_an_illegal_state(
         run_state_machine_as_test(
             machine_for(sqlite_template, tmp_path),
             settings=settings(
-                max_examples=20,
-                stateful_step_count=12,
+                max_examples=15,
+                stateful_step_count=10,
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
             ),

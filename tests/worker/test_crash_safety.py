@@ -86,7 +86,10 @@ async def assert_exactly_once(runtime: Runtime) -> None:
         entries = (
             (
                 await session.execute(
-                    select(SandboxLedgerEntry).where(SandboxLedgerEntry.outcome == "accepted")
+                    select(SandboxLedgerEntry).where(
+                        SandboxLedgerEntry.outcome == "accepted",
+                        SandboxLedgerEntry.action == "publish",
+                    )
                 )
             )
             .scalars()

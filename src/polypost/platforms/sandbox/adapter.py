@@ -41,6 +41,8 @@ from polypost.platforms.capabilities import capabilities_for
 BASE_URL = "https://sandbox.polypost.invalid"
 # Mastodon keeps idempotency keys for an hour; the sandbox's "idempotent" mode does too.
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
+# What creates a post on the platform (edits and deletes act on an existing one).
+PUBLISHING_ACTIONS = ("publish", "reply", "comment")
 
 
 def _behavior(credentials: Credentials) -> dict[str, Any]:
@@ -134,6 +136,7 @@ class SandboxAdapter:
                         SandboxLedgerEntry.account_id == credentials.account_id,
                         SandboxLedgerEntry.idempotency_key == key,
                         SandboxLedgerEntry.outcome == "accepted",
+                        SandboxLedgerEntry.action.in_(PUBLISHING_ACTIONS),
                     )
                     .order_by(SandboxLedgerEntry.created_at)
                     .limit(1)
