@@ -339,3 +339,20 @@ class TestImport:
             content=body,
         )
         assert response.status_code == 400
+
+
+async def test_metrics_per_target(
+    client: httpx.AsyncClient, studio: Studio, run_jobs: RunJobs
+) -> None:
+    created = await create(
+        client, studio, accountIds=[studio.accounts["acc_x"], studio.accounts["acc_li"]]
+    )
+    await run_jobs()
+    response = await client.get(f"/v1/posts/{created['postId']}/metrics", headers=studio.headers)
+    assert response.status_code == 200, response.text
+    rows = response.json()["targets"]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["error"] is None
+        assert isinstance(row["likes"], int)
+        assert row["collectedAt"].endswith("Z")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from polypost.auth.deps import PostsRead, PostsWrite
+from polypost.auth.deps import AnalyticsRead, PostsRead, PostsWrite
 from polypost.core.deps import ReadSession, RuntimeDep, WriteSession
 from polypost.core.errors import (
     BadRequest,
@@ -20,10 +20,12 @@ from polypost.core.errors import (
 from polypost.core.pagination import PageParams, page_params
 from polypost.posts import errors as post_errors
 from polypost.posts import importing, service
+from polypost.posts.metrics import post_metrics
 from polypost.posts.presenters import post_body, post_read, post_status
 from polypost.posts.schemas import (
     ImportResult,
     PostCreate,
+    PostMetricsRead,
     PostPage,
     PostRead,
     PostRemoved,
@@ -119,6 +121,15 @@ async def get_post(post_id: str, auth: PostsRead, session: ReadSession) -> PostR
 async def get_post_status(post_id: str, auth: PostsRead, session: ReadSession) -> PostStatusRead:
     """Poll-friendly status: `ready` turns true once every target is live."""
     return post_status(await service.get(session, auth.workspace_id, post_id))
+
+
+@router.get("/{post_id}/metrics", response_model=PostMetricsRead, responses=responses(NotFound))
+async def get_post_metrics(
+    post_id: str, auth: AnalyticsRead, session: ReadSession, runtime: RuntimeDep
+) -> PostMetricsRead:
+    """Per-target engagement (likes, comments, shares, impressions, reach, views, clicks),
+    read live from each platform that reports it."""
+    return await post_metrics(session, runtime, auth.workspace_id, post_id)
 
 
 @router.put(

@@ -256,3 +256,25 @@ class ImportResult(ApiModel):
     failed: int
     all_or_nothing: bool
     results: list[ImportResultRow]
+
+
+class TargetMetrics(ApiModel):
+    target_id: str
+    account_id: str
+    platform: str
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    impressions: int | None = None
+    reach: int | None = None
+    views: int | None = None
+    clicks: int | None = None
+    collected_at: UtcTimestamp | None = None
+    error: str | None = Field(
+        default=None, description="Why no numbers could be read for this target."
+    )
+
+
+class PostMetricsRead(ApiModel):
+    post_id: str
+    targets: list[TargetMetrics]
