@@ -18,8 +18,10 @@ from polypost.core.errors import CODE_BY_STATUS, ApiError, envelope
 from polypost.core.logging import configure_logging
 from polypost.core.middleware import GatewayMiddleware, RequestContextMiddleware
 from polypost.core.runtime import Runtime
+from polypost.core.timeutil import utcnow
 from polypost.media.ingest import upload_limits
 from polypost.ops.router import router as ops_router
+from polypost.platforms.base import PlatformError
 from polypost.settings import Settings, load_settings
 from polypost.worker.runner import EmbeddedRunner
 
@@ -103,6 +105,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _platform_error(request: Request, exc: Exception) -> JSONResponse:
+    """A platform failed during a request (listing native posts, a live edit): say which
+    way, never as a 500. A rate limit keeps its reset time."""
+    assert isinstance(exc, PlatformError)
+    headers: dict[str, str] = {}
+    status = 502
+    if exc.kind == "rate_limited":
+        status = 429
+        if exc.retry_at is not None:
+            wait = max(1, int((exc.retry_at - utcnow()).total_seconds()))
+            headers["Retry-After"] = str(wait)
+    elif exc.kind == "permanent" and exc.code == "unsupported":
+        status = 501
+    details = {"kind": exc.kind, "platformCode": exc.code}
+    code = "unsupported" if status == 501 else "rate_limited" if status == 429 else "platform_error"
+    return JSONResponse(
+        envelope(code, f"The platform answered: {exc.message}", _request_id(request), details),
+        status_code=status,
+        headers=headers or None,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -143,6 +167,7 @@ def create_app(
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PlatformError, _platform_error)
     app.include_router(ops_router)
     app.include_router(router)
     app.add_middleware(GatewayMiddleware, runtime=runtime)
