@@ -48,13 +48,13 @@ bench: dev
 	$(BIN)/python -m bench
 
 # System tools the tests call: Debian's docker-compose validates docker-compose.yml
-# without an engine; ffprobe reads video metadata.
+# without an engine; ffprobe reads video metadata; curl and jq run the seed's upload example.
 test-tools:
-	@command -v docker-compose >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || { \
+	@command -v docker-compose >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose ffmpeg >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose ffmpeg jq curl >/dev/null; \
 	  else \
-	    echo "Install docker-compose and ffmpeg (e.g. apt-get install docker-compose ffmpeg)"; exit 1; \
+	    echo "Install docker-compose, ffmpeg, jq and curl (e.g. apt-get install docker-compose ffmpeg jq curl)"; exit 1; \
 	  fi; }
 
 clean:

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     # How long a worker owns a target mid-publish before the reconciler recovers it;
     # must exceed the longest single platform call (HTTP timeouts are 30 s).
     publish_lease_seconds: float = Field(default=90.0, ge=1.0, le=3600.0)
+    # Meta Graph API version for Facebook and Instagram calls (docs/platforms/facebook.md).
+    meta_graph_version: str = Field(default="v23.0", pattern=r"^v\d{1,3}\.\d$")
     # `polypost worker` serves its own Prometheus metrics (job outcomes, publish lag) here.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # The `LinkedIn-Version` header (YYYYMM). LinkedIn sunsets each version after about a

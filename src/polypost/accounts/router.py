@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from polypost.accounts import connect, oauth, service
+from polypost.accounts import connect, creator_info, limits, oauth, pages, service, tokens
 from polypost.accounts.health import account_health
 from polypost.accounts.schemas import (
     AccountDisconnected,
@@ -20,7 +20,7 @@ from polypost.accounts.schemas import (
     SandboxConnect,
 )
 from polypost.auth.deps import AccountsRead, AccountsWrite, PostsRead
-from polypost.core.deps import ReadSession, RuntimeDep, WriteSession
+from polypost.core.deps import ReadSession, RuntimeDep, WriteSession, after_commit
 from polypost.core.errors import (
     AlreadyLinked,
     BadRequest,
@@ -34,6 +34,7 @@ from polypost.core.pagination import PageParams, page_params
 from polypost.models import SocialAccount
 from polypost.platforms.base import Capabilities
 from polypost.platforms.capabilities import capabilities_for
+from polypost.platforms.credentials import load_credentials
 from polypost.platforms.registry import PlatformUnavailable, adapter_for
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -203,10 +204,18 @@ async def get_account_health(
 
 @router.delete("/{account_id}", response_model=AccountDisconnected, responses=responses(NotFound))
 async def disconnect_account(
-    account_id: str, auth: AccountsWrite, session: WriteSession
+    account_id: str, auth: AccountsWrite, session: WriteSession, runtime: RuntimeDep
 ) -> AccountDisconnected:
-    """Disconnect an account; its scheduled targets fail as `account_disconnected`."""
+    """Disconnect an account; its scheduled targets fail as `account_disconnected`, and
+    its tokens are revoked where the platform allows."""
+    account = await service.AccountRepository(session, auth.workspace_id).require(account_id)
+    credentials = load_credentials(runtime, account)  # read before the tokens are dropped
     failed = await service.disconnect(session, auth.workspace_id, account_id)
+
+    async def revoke() -> None:
+        await tokens.revoke_tokens(runtime, auth.workspace_id, credentials)
+
+    after_commit(session, revoke)
     return AccountDisconnected(account_id=account_id, disconnected=True, failed_targets=failed)
 
 
@@ -228,3 +237,8 @@ async def list_native_posts(
         posts=page.items,
         next_cursor=page.next_cursor,
     )
+
+
+router.include_router(pages.router)
+router.include_router(limits.router)
+router.include_router(creator_info.router)

@@ -46,10 +46,14 @@ class SocialAccount(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default=AccountStatus.CONNECTED)
     access_token_enc: Mapped[str | None] = mapped_column(Text)
     refresh_token_enc: Mapped[str | None] = mapped_column(Text)
-    token_expires_at: Mapped[datetime | None]
+    token_expires_at: Mapped[datetime | None] = mapped_column(index=True)
     granted_scopes: Mapped[list[str]] = mapped_column(default=list)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_refresh_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    # A token refresh in progress (accounts/tokens.py): one per account across workers.
+    refresh_lock_owner: Mapped[str | None] = mapped_column(String(64))
+    refresh_lock_expires_at: Mapped[datetime | None]
     connected_at: Mapped[datetime]
     disconnected_at: Mapped[datetime | None]

@@ -155,10 +155,14 @@ LINKEDIN = Capabilities(
     video_min_duration_ms=3 * SECOND,
     video_max_duration_ms=30 * MINUTE,
     first_comment=True,  # linkedin.md §5 "Comment / first comment"
-    # linkedin.md §2 poll "(2-4 options)", duration ONE_DAY|THREE_DAYS|ONE_WEEK|TWO_WEEKS.
+    # linkedin.md §2 poll "(2-4 options)"; LinkedIn Poll API: duration ONE_DAY,
+    # THREE_DAYS, SEVEN_DAYS or FOURTEEN_DAYS. The post text is the poll's question,
+    # "max 140 characters", options "max 30 characters each" (Posts API poll schema).
     polls=PollRules(
         min_options=2,
         max_options=4,
+        max_option_length=30,
+        question_limit=140,
         allowed_durations=frozenset({1440, 3 * 1440, 7 * 1440, 14 * 1440}),
     ),
     alt_text_limit=4086,  # linkedin.md §2 "altText ≤4,086 chars"
@@ -348,9 +352,10 @@ MASTODON = Capabilities(
 )
 
 DISCORD = Capabilities(
-    # discord.md §2 (webhook): text, files, poll. A webhook cannot start a reply chain in
-    # a text channel (error 220003), so no threads.
-    post_types=frozenset({T.TEXT, T.IMAGE, T.CAROUSEL, T.VIDEO, T.DOCUMENT, T.POLL}),
+    # discord.md §2 (webhook): text, files, poll, link card (a custom embed for an
+    # article). A webhook cannot start a reply chain in a text channel (error 220003), so
+    # no threads.
+    post_types=frozenset({T.TEXT, T.IMAGE, T.CAROUSEL, T.VIDEO, T.DOCUMENT, T.POLL, T.ARTICLE}),
     text_limit=2000,  # discord.md §4 "`content` ≤2000 characters (Unicode code points)"
     count_text=code_point_count,
     max_media=10,  # discord.md §3 "**10 files per message**"
@@ -372,6 +377,9 @@ DISCORD = Capabilities(
         max_duration_minutes=768 * 60,
         duration_step_minutes=60,
     ),
+    link=True,  # discord.md §2 "Link card | automatic unfurl of URLs in `content`"
+    # Discord attachment object: `description` (alt text) "max 1024 characters".
+    alt_text_limit=1024,
 )
 
 SLACK = Capabilities(

@@ -114,6 +114,8 @@ class YouTubeOptions(PlatformOptions):
     )
     category_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
     privacy_status: Literal["public", "unlisted", "private"] | None = None
+    # Seed 001 "Privacy is set with ytPrivacy (public / unlisted / private)".
+    yt_privacy: Literal["public", "unlisted", "private"] | None = None
     made_for_kids: bool | None = None
     thumbnail_media_id: str | None = Field(default=None, max_length=64)
     notify_subscribers: bool | None = None
@@ -124,6 +126,8 @@ class YouTubeOptions(PlatformOptions):
             raise ValueError("description is limited to 5000 UTF-8 bytes")
         if self.tags is not None and sum(len(tag) for tag in self.tags) > 500:
             raise ValueError("tags are limited to 500 characters in total")
+        if self.yt_privacy and self.privacy_status and self.yt_privacy != self.privacy_status:
+            raise ValueError("ytPrivacy and privacyStatus disagree; send one of them")
         return self
 
 
@@ -190,6 +194,8 @@ class DiscordOptions(PlatformOptions):
     username: str | None = Field(default=None, min_length=1, max_length=80)
     avatar_url: HttpUrl | None = None
     thread_name: str | None = Field(default=None, min_length=1, max_length=100)
+    # An existing thread of the webhook's channel (Execute Webhook `thread_id`).
+    thread_id: Digits | None = None
     suppress_embeds: bool | None = None
     silent: bool | None = None
 

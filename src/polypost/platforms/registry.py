@@ -43,12 +43,75 @@ def _threads(runtime: Runtime) -> Any:
     return ThreadsAdapter(runtime)
 
 
+def _linkedin(runtime: Runtime) -> Any:
+    from polypost.platforms.linkedin.adapter import LinkedInAdapter
+
+    return LinkedInAdapter(runtime)
+
+
+def _discord(runtime: Runtime) -> Any:
+    from polypost.platforms.discord.adapter import DiscordAdapter
+
+    return DiscordAdapter(runtime)
+
+
+def _slack(runtime: Runtime) -> Any:
+    from polypost.platforms.slack.adapter import SlackAdapter
+
+    return SlackAdapter(runtime)
+
+
+def _telegram(runtime: Runtime) -> Any:
+    from polypost.platforms.telegram.adapter import TelegramAdapter
+
+    return TelegramAdapter(runtime)
+
+
+def _instagram(runtime: Runtime) -> Any:
+    from polypost.platforms.instagram.adapter import InstagramAdapter
+
+    return InstagramAdapter(runtime)
+
+
+def _facebook(runtime: Runtime) -> Any:
+    from polypost.platforms.facebook.adapter import FacebookAdapter
+
+    return FacebookAdapter(runtime)
+
+
+def _tiktok(runtime: Runtime) -> Any:
+    from polypost.platforms.tiktok.adapter import TikTokAdapter
+
+    return TikTokAdapter(runtime)
+
+
+def _pinterest(runtime: Runtime) -> Any:
+    from polypost.platforms.pinterest.adapter import PinterestAdapter
+
+    return PinterestAdapter(runtime)
+
+
+def _youtube(runtime: Runtime) -> Any:
+    from polypost.platforms.youtube.adapter import YouTubeAdapter
+
+    return YouTubeAdapter(runtime)
+
+
 FACTORIES: dict[str, AdapterFactory] = {
     "sandbox": _sandbox,
+    "instagram": _instagram,
+    "facebook": _facebook,
     "bluesky": _bluesky,
     "mastodon": _mastodon,
     "x": _x,
     "threads": _threads,
+    "linkedin": _linkedin,
+    "discord": _discord,
+    "slack": _slack,
+    "telegram": _telegram,
+    "tiktok": _tiktok,
+    "pinterest": _pinterest,
+    "youtube": _youtube,
 }
 
 
