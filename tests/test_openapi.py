@@ -59,8 +59,9 @@ async def test_every_operation_declares_its_scope(spec: dict[str, Any]) -> None:
             continue
         scope = operation["x-required-scope"]
         public = not operation.get("security")
-        if scope is None and not public:
-            problems.append(f"{name}: authenticated but x-required-scope is null")
+        credential = operation.get("x-required-credential")
+        if scope is None and not public and credential not in ("any", "user"):
+            problems.append(f"{name}: authenticated but neither a scope nor a credential kind")
         if scope is not None and scope not in ALL_SCOPES:
             problems.append(f"{name}: unknown scope {scope!r}")
         if scope is not None and public:

@@ -1,8 +1,8 @@
 """accounts connect: OAuth states, redirect URI whitelist, BYOK app credentials, token
 refresh lock and error time on social_accounts
 
-Revision ID: 0006
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-22 11:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import polypost.models.base
 
-revision: str = "0006"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -51,6 +51,23 @@ def required_scope(dependant: Dependant) -> tuple[bool, str | None]:
     return False, None
 
 
+def required_credential(dependant: Dependant) -> str | None:
+    """Which kind of credential a scope-less authenticated route wants ("any", "user")."""
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, Requires):
+            return dep.call.credential
+        found = required_credential(dep)
+        if found:
+            return found
+    return None
+
+
+CREDENTIAL_NOTES = {
+    "any": "Any valid credential (API key or user token); no scope needed.",
+    "user": "A dashboard user token (JWT); API keys are refused with 403.",
+}
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's spec, with our 400 instead of its 422 and each route's scope listed."""
     schema = get_openapi(
@@ -61,9 +78,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         servers=[{"url": "/"}],
     )
     scopes: dict[tuple[str | None, str], tuple[bool, str | None]] = {}
+    credentials: dict[tuple[str | None, str], str | None] = {}
     for route in api_routes(app.routes):
         for method in route.methods or ():
             scopes[(route.path_format, method.lower())] = required_scope(route.dependant)
+            credentials[(route.path_format, method.lower())] = required_credential(
+                route.dependant
+            )
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.get("responses", {})
@@ -71,8 +92,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 del responses["422"]
             authenticated, scope = scopes.get((path, method), (False, None))
             operation["x-required-scope"] = scope
-            if authenticated:
-                note = f"Required scope: `{scope}`." if scope else "Any valid credential."
+            if authenticated and scope:
+                note = f"Required scope: `{scope}`."
+            elif authenticated:
+                credential = credentials.get((path, method)) or "any"
+                operation["x-required-credential"] = credential
+                note = CREDENTIAL_NOTES[credential]
             else:
                 note = "No authentication."
                 operation.pop("security", None)

@@ -30,6 +30,9 @@ class Requires:
     `api.py` reads `.scope` from each route's dependencies to publish `x-required-scope`.
     """
 
+    # The kind of caller a route without a scope accepts (published in the OpenAPI doc).
+    credential = "any"
+
     def __init__(self, scope: Scope | None) -> None:
         self.scope = scope
 

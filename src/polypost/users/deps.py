@@ -103,6 +103,8 @@ class RequiresCaller(Requires):
 class RequiresUser(Requires):
     """A user token; API keys get 403. `dashboard` also refuses OAuth access tokens."""
 
+    credential = "user"
+
     def __init__(self, *, dashboard: bool = False) -> None:
         super().__init__(None)
         self.dashboard = dashboard
