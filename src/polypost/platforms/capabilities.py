@@ -255,6 +255,8 @@ PINTEREST = Capabilities(
     link=True,  # pinterest.md §2 "`link` (destination URL, ≤2048)"
     alt_text_limit=500,  # pinterest.md §4 "alt text ≤500"
     cover=True,  # pinterest.md §2 video pins need a cover
+    # seed 001 "List native platform posts ... Supported on ... Pinterest" (GET /v5/pins).
+    native_listing=True,
     metrics=True,  # pinterest.md §5 "Metrics | GET /v5/pins/{pin_id}/analytics"
 )
 
@@ -279,6 +281,9 @@ YOUTUBE = Capabilities(
     first_comment=True,  # youtube.md §5 "Comment / reply | top-level: commentThreads"
     first_comment_limit=10000,  # youtube.md §4 "comment text ≤10,000 chars"
     cover=True,  # youtube.md §3 "Thumbnail: thumbnails.set"
+    # seed 001 "List native platform posts ... Supported on ... YouTube" (the channel's
+    # uploads playlist, playlistItems.list).
+    native_listing=True,
     metrics=True,
 )
 

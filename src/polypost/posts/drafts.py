@@ -203,11 +203,41 @@ async def prepare(
     return prepared
 
 
+async def warm_account_checks(
+    runtime: Runtime, session: AsyncSession, workspace_id: str, account_ids: Sequence[str]
+) -> None:
+    """Let adapters fetch what their `validate_account` checks (a TikTok creator's
+    settings) through the optional `warm_account(account)` hook, before `session`
+    starts its transaction: platform calls never run inside a write transaction. A
+    session already in one (a bulk import's later rows) skips this; the checks then use
+    what earlier fetches cached."""
+    if not account_ids or session.in_transaction():
+        return
+    async with runtime.read_sessions() as read:
+        rows = await read.execute(
+            select(SocialAccount).where(
+                SocialAccount.workspace_id == workspace_id,
+                SocialAccount.id.in_(account_ids),
+                SocialAccount.disconnected_at.is_(None),
+            )
+        )
+        accounts = list(rows.scalars())
+    for account in accounts:
+        try:
+            adapter = adapter_for(runtime, account.platform)
+        except PlatformUnavailable:
+            continue
+        warm = getattr(adapter, "warm_account", None)
+        if warm is not None:
+            await warm(account)
+
+
 async def account_problems(
     runtime: Runtime, account: SocialAccount, draft: TargetDraft
 ) -> list[Problem]:
     """The adapter's optional `validate_account(account, draft) -> list[Problem]`: rules
-    that depend on the account (read live or cached), beyond static capabilities."""
+    that depend on the account (fetched beforehand by `warm_account_checks`), beyond
+    static capabilities. It makes no platform call itself."""
     try:
         adapter = adapter_for(runtime, account.platform)
     except PlatformUnavailable:

@@ -112,7 +112,11 @@ async def _claim(
     now = utcnow()
     lease = lease_for(runtime)
     if parked is not None:
-        return await _unpark(runtime, target_id, revision, owner, parked, lease)
+        resumed = await _unpark(runtime, target_id, revision, owner, parked, lease)
+        if resumed is not None:
+            return resumed
+        # Not parked any more: this continuation raised Retry and arq re-runs it with its
+        # old token; the target is back to `scheduled` and takes a normal claim.
     async with runtime.sessions() as session, session.begin():
         post_id = (
             await session.execute(select(PostTarget.post_id).where(PostTarget.id == target_id))

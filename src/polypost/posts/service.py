@@ -32,7 +32,7 @@ from polypost.platforms.capabilities import capabilities_for
 from polypost.platforms.credentials import load_credentials
 from polypost.platforms.registry import adapter_for
 from polypost.posts import errors
-from polypost.posts.drafts import Prepared, load_accounts, prepare
+from polypost.posts.drafts import Prepared, load_accounts, prepare, warm_account_checks
 from polypost.posts.jobs import enqueue_target
 from polypost.posts.lifecycle import lock_post, post_event_data, refresh_post_status
 from polypost.posts.outgoing import build_steps, per_platform
@@ -132,6 +132,7 @@ def _queue_after_commit(session: AsyncSession, runtime: Runtime, targets: list[P
 async def create(
     session: AsyncSession, runtime: Runtime, principal: Principal, body: PostCreate
 ) -> PostView:
+    await warm_account_checks(runtime, session, principal.workspace_id, body.account_ids)
     prepared = await prepare(session, principal, body, body.account_ids, runtime)
     workspace = await _workspace(session, principal.workspace_id)
     now = utcnow()
@@ -215,6 +216,8 @@ async def list_posts(
 async def validate(
     session: AsyncSession, principal: Principal, body: PostCreate, runtime: Runtime | None = None
 ) -> ValidationResult:
+    if runtime is not None:
+        await warm_account_checks(runtime, session, principal.workspace_id, body.account_ids)
     prepared = await prepare(session, principal, body, body.account_ids, runtime)
     return ValidationResult(valid=True, post_type=str(prepared.post_type), targets=prepared.targets)
 
@@ -262,6 +265,12 @@ async def update(
 ) -> PostUpdated:
     async with runtime.read_sessions() as read:
         snapshot = await get(read, principal.workspace_id, post_id)
+    await warm_account_checks(
+        runtime,
+        session,
+        principal.workspace_id,
+        body.account_ids or [t.account_id for t in snapshot.targets],
+    )
     statuses = {t.status for t in snapshot.targets}
     if TargetStatus.PUBLISHING in statuses:
         raise errors.NotEditable("The post is being published right now; retry shortly.")
