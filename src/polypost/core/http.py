@@ -53,6 +53,16 @@ def retry_at_from_headers(
     return None
 
 
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object, or `{}` when the body is not one (an HTML error page
+    from a proxy, an empty 204): error classifiers read fields without guarding."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class PlatformHttp:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client

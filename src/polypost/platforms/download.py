@@ -2,8 +2,8 @@
 
 `MediaInfo.url` is a presigned storage URL or the server's own signed URL. Our storage
 failing is `Transient` (the publish retries); a file that is gone is `Permanent`
-(`media_unavailable`). Nothing here holds a whole large file in memory: `read_chunks`
-streams, `spool` keeps up to `SPOOL_BYTES` in memory and the rest on disk.
+(`media_unavailable`). Nothing here holds a whole large file in memory: `open_media` and
+`read_chunks` stream, `spool` keeps up to `SPOOL_BYTES` in memory and the rest on disk.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ SPOOL_BYTES = 8 * 1024 * 1024
 READ_SIZE = 1024 * 1024
 
 
-async def read_chunks(
-    client: httpx.AsyncClient, media: MediaInfo, chunk_size: int = READ_SIZE
-) -> AsyncGenerator[bytes]:
-    """The file's bytes in chunks of exactly `chunk_size` (the last may be shorter)."""
+@asynccontextmanager
+async def open_media(client: httpx.AsyncClient, media: MediaInfo) -> AsyncIterator[httpx.Response]:
+    """A streaming GET of the file's download URL, its status already checked (for
+    bodies that pass `aiter_bytes()` straight on)."""
     if not media.url:
         raise Permanent(f"Media {media.id} has no download URL", code="media_unavailable")
     try:
@@ -33,16 +33,24 @@ async def read_chunks(
                 raise Permanent(f"Media {media.id} is no longer stored", code="media_unavailable")
             if response.status_code >= 400:
                 raise Transient(f"Reading media {media.id} failed with HTTP {response.status_code}")
-            buffer = bytearray()
-            async for piece in response.aiter_bytes():
-                buffer += piece
-                while len(buffer) >= chunk_size:
-                    yield bytes(buffer[:chunk_size])
-                    del buffer[:chunk_size]
-            if buffer:
-                yield bytes(buffer)
+            yield response
     except httpx.HTTPError as exc:
         raise Transient(f"Reading media {media.id} failed: {type(exc).__name__}") from exc
+
+
+async def read_chunks(
+    client: httpx.AsyncClient, media: MediaInfo, chunk_size: int = READ_SIZE
+) -> AsyncGenerator[bytes]:
+    """The file's bytes in chunks of exactly `chunk_size` (the last may be shorter)."""
+    async with open_media(client, media) as response:
+        buffer = bytearray()
+        async for piece in response.aiter_bytes():
+            buffer += piece
+            while len(buffer) >= chunk_size:
+                yield bytes(buffer[:chunk_size])
+                del buffer[:chunk_size]
+        if buffer:
+            yield bytes(buffer)
 
 
 @asynccontextmanager

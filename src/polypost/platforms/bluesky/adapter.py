@@ -11,18 +11,16 @@ publish safe: the repository refuses a second record at the same key, and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
-from polypost.core.errors import ApiError, ServiceUnavailable, Unprocessable
 from polypost.core.http import PlatformHttp, retry_at_from_headers
 from polypost.core.pagination import Page, PageParams
 from polypost.core.runtime import Runtime
-from polypost.core.timeutil import utcnow
+from polypost.core.timeutil import parse_iso, utcnow
 from polypost.models import SocialAccount
 from polypost.platforms.base import (
     AuthExpired,
@@ -63,7 +61,7 @@ from polypost.platforms.bluesky.session import (
 from polypost.platforms.capabilities import capabilities_for
 from polypost.platforms.connect import Connection, Identity
 from polypost.platforms.credentials import load_credentials
-from polypost.platforms.native import tracked_posts
+from polypost.platforms.native import listing_error, tracked_posts
 
 # bluesky.md §6: XRPC error names that mean the session or account is unusable.
 AUTH_ERRORS = frozenset(
@@ -99,30 +97,6 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str]:
 
 def _created_at() -> str:
     return utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def listing_error(error: PlatformError) -> ApiError:
-    """A platform failure while serving an API read, as the API's own error."""
-    if error.kind in ("transient", "rate_limited"):
-        headers = {}
-        if error.retry_at is not None:
-            seconds = max(1, int((error.retry_at - utcnow()).total_seconds()))
-            headers["Retry-After"] = str(seconds)
-        return ServiceUnavailable(f"Bluesky is unavailable: {error.message}", headers=headers)
-    return Unprocessable(
-        f"Bluesky refused the request: {error.message}",
-        code="platform_error",
-        details={"kind": error.kind, "platformCode": error.code},
-    )
 
 
 class BlueskyAdapter:
@@ -570,7 +544,7 @@ class BlueskyAdapter:
                 params=query,
             )
         except PlatformError as error:
-            raise listing_error(error) from error
+            raise listing_error(error, "Bluesky") from error
         views = [
             item["post"]
             for item in body.get("feed") or []
@@ -590,8 +564,8 @@ class BlueskyAdapter:
                 NativePost(
                     platform_post_id=uri,
                     caption=record.get("text"),
-                    timestamp=_parse_time(record.get("createdAt"))
-                    or _parse_time(view.get("indexedAt"))
+                    timestamp=parse_iso(record.get("createdAt"))
+                    or parse_iso(view.get("indexedAt"))
                     or utcnow(),
                     action="reply" if record.get("reply") else "publish",
                     in_db=uri in tracked,

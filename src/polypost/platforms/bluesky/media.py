@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +27,7 @@ from polypost.core.runtime import Runtime
 from polypost.media.fitting import MediaLimits, MediaUnfit, fit_media
 from polypost.models import Media
 from polypost.platforms.base import Credentials, MediaInfo, MediaKind, Permanent, Transient
+from polypost.platforms.download import open_media
 from polypost.platforms.memo import StepMemo
 from polypost.storage import get_storage
 
@@ -45,23 +45,6 @@ JOB_MEMO_TTL = timedelta(hours=6)
 FAILED = "JOB_STATE_FAILED"
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@asynccontextmanager
-async def open_media(client: httpx.AsyncClient, media: MediaInfo) -> AsyncIterator[httpx.Response]:
-    """A streaming GET of the file's download URL. Our storage failing is transient; a
-    file that is gone is not."""
-    if not media.url:
-        raise Permanent(f"Media {media.id} has no download URL", code="media_unavailable")
-    try:
-        async with client.stream("GET", media.url) as response:
-            if response.status_code in (403, 404, 410):
-                raise Permanent(f"Media {media.id} is no longer stored", code="media_unavailable")
-            if response.status_code >= 400:
-                raise Transient(f"Reading media {media.id} failed with HTTP {response.status_code}")
-            yield response
-    except httpx.HTTPError as exc:
-        raise Transient(f"Reading media {media.id} failed: {type(exc).__name__}") from exc
 
 
 async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:

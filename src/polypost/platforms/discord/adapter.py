@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
-from polypost.core.http import PlatformHttp, retry_at_from_headers
+from polypost.core.http import PlatformHttp, json_object, retry_at_from_headers
 from polypost.core.pagination import Page, PageParams
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import utcnow
@@ -73,14 +73,6 @@ UNKNOWN_MESSAGE = 10008
 CHANNEL_WRITE_LIMIT = 20028
 FILE_TOO_LARGE = frozenset({40005, 50045})
 FilePart = tuple[str, IO[bytes], str]
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def parse_webhook_url(url: str) -> tuple[str, str]:
@@ -140,7 +132,7 @@ class DiscordAdapter:
 
     def classify(self, response: httpx.Response) -> PlatformError:
         """discord.md §6: `{"code", "message", "errors"?}` plus the HTTP status."""
-        body = _json(response)
+        body = json_object(response)
         status = response.status_code
         raw_code = body.get("code")
         code = raw_code if isinstance(raw_code, int) else None

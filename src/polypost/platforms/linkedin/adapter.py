@@ -30,8 +30,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
-from polypost.core.errors import ApiError, BadRequest, ServiceUnavailable, Unprocessable
-from polypost.core.http import PlatformHttp, retry_at_from_headers
+from polypost.core.errors import BadRequest
+from polypost.core.http import PlatformHttp, json_object, retry_at_from_headers
 from polypost.core.pagination import Page, PageParams
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import isoformat, utcnow
@@ -60,7 +60,7 @@ from polypost.platforms.linkedin import oauth
 from polypost.platforms.linkedin.media import Uploader
 from polypost.platforms.linkedin.text import escape, unescape
 from polypost.platforms.memo import StepMemo
-from polypost.platforms.native import tracked_posts
+from polypost.platforms.native import listing_error, tracked_posts
 from polypost.platforms.options import LinkedInOptions
 from polypost.platforms.registry import PlatformUnavailable
 
@@ -125,14 +125,6 @@ def next_midnight(now: datetime | None = None) -> datetime:
     return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _input_codes(body: Mapping[str, Any]) -> list[str]:
     details = body.get("errorDetails")
     errors = details.get("inputErrors") if isinstance(details, dict) else None
@@ -158,7 +150,7 @@ class LinkedInAdapter:
     def classify(self, response: httpx.Response) -> PlatformError:
         """linkedin.md §6: `{status, serviceErrorCode, code, message}` and, for
         validation, `errorDetails.inputErrors[].code`."""
-        body = _json(response)
+        body = json_object(response)
         status = response.status_code
         message = str(body.get("message") or f"HTTP {status}")
         codes = _input_codes(body)
@@ -424,7 +416,7 @@ class LinkedInAdapter:
                 # linkedin.md §6: after a 5xx the post may still have been created.
                 raise Transient(error.message, code=error.code, maybe_sent=True) from error
             raise
-        urn = response.headers.get("x-restli-id") or _json(response).get("id")
+        urn = response.headers.get("x-restli-id") or json_object(response).get("id")
         if not isinstance(urn, str) or not urn:
             raise Transient("LinkedIn created the post without naming it", maybe_sent=True)
         return Published(id=urn, url=feed_url(urn))
@@ -445,7 +437,7 @@ class LinkedInAdapter:
                 "message": {"text": post.text},
             },
         )
-        created = _json(response)
+        created = json_object(response)
         urn = (
             response.headers.get("x-restli-id")
             or created.get("$URN")
@@ -655,7 +647,7 @@ class LinkedInAdapter:
         try:
             elements = await self._posts_by(credentials, author, start, count)
         except PlatformError as error:
-            raise _listing_error(error) from error
+            raise listing_error(error, "LinkedIn") from error
         ids = [str(e["id"]) for e in elements if e.get("id")]
         tracked = await tracked_posts(session, account.id, ids)
         posts = [
@@ -678,18 +670,3 @@ def _millis(value: Any) -> datetime:
     if isinstance(value, int | float) and value > 0:
         return datetime.fromtimestamp(value / 1000, UTC)
     return utcnow()
-
-
-def _listing_error(error: PlatformError) -> ApiError:
-    """A platform failure while serving an API read, as the API's own error."""
-    if error.kind in ("transient", "rate_limited"):
-        headers = {}
-        if error.retry_at is not None:
-            seconds = max(1, int((error.retry_at - utcnow()).total_seconds()))
-            headers["Retry-After"] = str(seconds)
-        return ServiceUnavailable(f"LinkedIn is unavailable: {error.message}", headers=headers)
-    return Unprocessable(
-        f"LinkedIn refused the request: {error.message}",
-        code="platform_error",
-        details={"kind": error.kind, "platformCode": error.code},
-    )

@@ -17,11 +17,11 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
-from polypost.core.errors import ApiError, BadRequest, ServiceUnavailable, Unprocessable
+from polypost.core.errors import BadRequest
 from polypost.core.http import PlatformHttp, retry_at_from_headers
 from polypost.core.pagination import Page, PageParams
 from polypost.core.runtime import Runtime
-from polypost.core.timeutil import utcnow
+from polypost.core.timeutil import parse_iso, utcnow
 from polypost.models import SocialAccount
 from polypost.platforms.base import (
     AuthExpired,
@@ -48,7 +48,7 @@ from polypost.platforms.mastodon.instance import (
 )
 from polypost.platforms.mastodon.media import MediaUploader
 from polypost.platforms.mastodon.text import comparable, html_to_text
-from polypost.platforms.native import tracked_posts
+from polypost.platforms.native import listing_error, tracked_posts
 
 # mastodon.md §2: "same key within 1 hour returns the already-created status".
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
@@ -99,30 +99,6 @@ def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Transient("The instance answered with something other than a JSON object")
     return body
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def listing_error(error: PlatformError) -> ApiError:
-    """A platform failure while serving an API read, as the API's own error."""
-    if error.kind in ("transient", "rate_limited"):
-        headers = {}
-        if error.retry_at is not None:
-            seconds = max(1, int((error.retry_at - utcnow()).total_seconds()))
-            headers["Retry-After"] = str(seconds)
-        return ServiceUnavailable(f"The instance is unavailable: {error.message}", headers=headers)
-    return Unprocessable(
-        f"The instance refused the request: {error.message}",
-        code="platform_error",
-        details={"kind": error.kind, "platformCode": error.code},
-    )
 
 
 class MastodonAdapter:
@@ -411,14 +387,14 @@ class MastodonAdapter:
         try:
             statuses = await self._statuses(credentials, limit, cursor)
         except PlatformError as error:
-            raise listing_error(error) from error
+            raise listing_error(error, "The instance") from error
         ids = [str(s["id"]) for s in statuses if s.get("id")]
         tracked = await tracked_posts(session, account.id, ids)
         posts = [
             NativePost(
                 platform_post_id=str(status["id"]),
                 caption=html_to_text(str(status.get("content") or "")),
-                timestamp=_parse_time(status.get("created_at")) or utcnow(),
+                timestamp=parse_iso(status.get("created_at")) or utcnow(),
                 action="reply" if status.get("in_reply_to_id") else "publish",
                 in_db=str(status["id"]) in tracked,
                 db_post_id=tracked.get(str(status["id"])),
@@ -442,7 +418,7 @@ def _same_poll(poll: Mapping[str, Any]) -> dict[str, Any]:
     """The status's poll as an edit must resend it to keep it: identical options keep
     the votes; `expires_in` keeps the end time."""
     options = [str(o.get("title")) for o in poll.get("options") or [] if isinstance(o, dict)]
-    expires = _parse_time(poll.get("expires_at"))
+    expires = parse_iso(poll.get("expires_at"))
     remaining = int((expires - utcnow()).total_seconds()) if expires else DEFAULT_POLL_SECONDS
     return {
         "options": options,

@@ -14,16 +14,16 @@ memory is much shorter.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
 from polypost.core.http import Classifier, PlatformHttp
 from polypost.core.runtime import Runtime
-from polypost.platforms.base import Credentials, MediaInfo, Permanent, Transient
+from polypost.platforms.base import Credentials, MediaInfo, Transient
+from polypost.platforms.download import spool
 from polypost.platforms.memo import StepMemo
 
 # One attempt waits this long, then the job retries and polls the remembered id again
@@ -31,28 +31,8 @@ from polypost.platforms.memo import StepMemo
 PROCESSING_WAIT_SECONDS = 45.0
 POLL_SECONDS = 1.5
 MEMO_TTL = timedelta(hours=6)
-# Files up to this size stay in memory while uploading; larger ones spill to disk.
-SPOOL_BYTES = 8 * 1024 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-async def download(client: httpx.AsyncClient, media: MediaInfo, sink: IO[bytes]) -> None:
-    """The file's bytes from its download URL into `sink`. Our storage failing is
-    transient; a file that is gone is not."""
-    if not media.url:
-        raise Permanent(f"Media {media.id} has no download URL", code="media_unavailable")
-    try:
-        async with client.stream("GET", media.url) as response:
-            if response.status_code in (403, 404, 410):
-                raise Permanent(f"Media {media.id} is no longer stored", code="media_unavailable")
-            if response.status_code >= 400:
-                raise Transient(f"Reading media {media.id} failed with HTTP {response.status_code}")
-            async for chunk in response.aiter_bytes():
-                sink.write(chunk)
-    except httpx.HTTPError as exc:
-        raise Transient(f"Reading media {media.id} failed: {type(exc).__name__}") from exc
-    sink.seek(0)
 
 
 class MediaUploader:
@@ -103,8 +83,7 @@ class MediaUploader:
 
     async def _upload(self, account: Credentials, media: MediaInfo, alt: str | None) -> str:
         headers = {"Authorization": f"Bearer {account.access_token}"}
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
-            await download(self.runtime.http, media, sink)
+        async with spool(self.runtime.http, media) as sink:
             data = {"description": alt} if alt else None
             response = await self.http.request(
                 self.classifier,

@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
-from polypost.core.errors import ApiError, BadRequest, ServiceUnavailable, Unprocessable
+from polypost.core.errors import BadRequest
 from polypost.core.http import PlatformHttp, retry_at_from_headers
 from polypost.core.pagination import Page, PageParams
 from polypost.core.runtime import Runtime
@@ -59,7 +59,7 @@ from polypost.platforms.capabilities import capabilities_for
 from polypost.platforms.connect import Connection, Identity, parse_token_response
 from polypost.platforms.credentials import load_credentials
 from polypost.platforms.download import filename_of, read_chunks
-from polypost.platforms.native import tracked_posts
+from polypost.platforms.native import listing_error, tracked_posts
 from polypost.platforms.options import SlackOptions
 
 API = "https://slack.com/api"
@@ -509,7 +509,7 @@ class SlackAdapter:
                 credentials, None, min(params.limit, MAX_PAGE), cursor
             )
         except PlatformError as error:
-            raise _listing_error(error) from error
+            raise listing_error(error, "Slack") from error
         ours = [m for m in messages if self._is_ours(credentials, m) and m.get("ts")]
         tracked = await tracked_posts(session, account.id, [str(m["ts"]) for m in ours])
         posts = [
@@ -584,18 +584,3 @@ def _ts_time(ts: str) -> datetime:
         return datetime.fromtimestamp(float(ts), UTC)
     except (ValueError, OverflowError):
         return utcnow()
-
-
-def _listing_error(error: PlatformError) -> ApiError:
-    """A platform failure while serving an API read, as the API's own error."""
-    if error.kind in ("transient", "rate_limited"):
-        headers = {}
-        if error.retry_at is not None:
-            seconds = max(1, int((error.retry_at - utcnow()).total_seconds()))
-            headers["Retry-After"] = str(seconds)
-        return ServiceUnavailable(f"Slack is unavailable: {error.message}", headers=headers)
-    return Unprocessable(
-        f"Slack refused the request: {error.message}",
-        code="platform_error",
-        details={"kind": error.kind, "platformCode": error.code},
-    )

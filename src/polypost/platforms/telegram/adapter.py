@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
-from polypost.core.http import PlatformHttp
+from polypost.core.http import PlatformHttp, json_object
 from polypost.core.pagination import Page, PageParams
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import utcnow
@@ -77,14 +77,6 @@ class ChatMigrated(Permanent):
     def __init__(self, message: str, new_chat_id: int) -> None:
         super().__init__(message, code="chat_migrated")
         self.new_chat_id = new_chat_id
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def chat_ref(value: object) -> int | str:
@@ -154,7 +146,7 @@ class TelegramAdapter:
 
     def classify(self, response: httpx.Response) -> PlatformError:
         """telegram.md §6: `error_code` plus the `description` text, and `parameters`."""
-        body = _json(response)
+        body = json_object(response)
         status = body.get("error_code")
         code = status if isinstance(status, int) else response.status_code
         description = str(body.get("description") or f"HTTP {response.status_code}")
@@ -220,7 +212,7 @@ class TelegramAdapter:
             )
         else:
             response = await self.http.request(self, "POST", url, json=dict(payload))
-        body = _json(response)
+        body = json_object(response)
         if body.get("ok") is False:
             raise self.classify(response)
         if body.get("ok") is not True or "result" not in body:

@@ -9,19 +9,12 @@ from typing import Any
 
 import httpx
 
+from polypost.core.http import json_object
 from polypost.core.timeutil import utcnow
 from polypost.platforms.base import AuthExpired, Permanent, PlatformError, RateLimited, Transient
 
 # x.md §4: X sends no Retry-After, and some tiers omit the rate-limit headers entirely.
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
-
-
-def json_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def error_codes(body: dict[str, Any]) -> set[int]:
@@ -59,7 +52,7 @@ def rate_limit_reset(headers: httpx.Headers) -> datetime:
 def classify(response: httpx.Response) -> PlatformError:
     """One of the four kinds for a non-2xx answer from X."""
     status = response.status_code
-    body = json_body(response)
+    body = json_object(response)
     codes = error_codes(body)
     problem = str(body.get("type") or "")
     message = problem_message(body, status)
