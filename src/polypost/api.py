@@ -82,9 +82,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for route in api_routes(app.routes):
         for method in route.methods or ():
             scopes[(route.path_format, method.lower())] = required_scope(route.dependant)
-            credentials[(route.path_format, method.lower())] = required_credential(
-                route.dependant
-            )
+            credentials[(route.path_format, method.lower())] = required_credential(route.dependant)
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.get("responses", {})
