@@ -5,7 +5,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from polypost.accounts import connect, creator_info, limits, oauth, pages, service, tokens
+from polypost.accounts import (
+    connect,
+    creator_info,
+    limits,
+    native_delete,
+    oauth,
+    pages,
+    service,
+    tokens,
+)
 from polypost.accounts.health import account_health
 from polypost.accounts.schemas import (
     AccountDisconnected,
@@ -242,3 +251,4 @@ async def list_native_posts(
 router.include_router(pages.router)
 router.include_router(limits.router)
 router.include_router(creator_info.router)
+router.include_router(native_delete.router)
