@@ -61,6 +61,22 @@ async def enqueue_target(runtime: Runtime, target_id: str, revision: int, when: 
     )
 
 
+# Enqueues in flight at once: each is a few Redis round trips, so a burst of them
+# overlaps the waits instead of paying them one after another.
+ENQUEUE_CONCURRENCY = 32
+
+
+async def enqueue_many(runtime: Runtime, jobs: list[tuple[str, int, datetime]]) -> None:
+    """Hand many targets to the queue concurrently (bounded)."""
+    slots = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+
+    async def one(target_id: str, revision: int, when: datetime) -> None:
+        async with slots:
+            await enqueue_target(runtime, target_id, revision, when)
+
+    await asyncio.gather(*(one(*job) for job in jobs))
+
+
 class LeaseLost(Exception):
     """Another worker recovered this target; stop before touching the platform again."""
 
@@ -603,9 +619,17 @@ async def reconcile_targets(ctx: JobContext) -> dict[str, int]:
                 .values(queued_at=now)
                 .execution_options(synchronize_session=False)
             )
-    for row in rows:
-        when = max(d for d in (row.scheduled_at, row.next_attempt_at, now) if d is not None)
-        await enqueue_target(runtime, row.id, row.revision, when)
+    await enqueue_many(
+        runtime,
+        [
+            (
+                row.id,
+                row.revision,
+                max(d for d in (row.scheduled_at, row.next_attempt_at, now) if d is not None),
+            )
+            for row in rows
+        ],
+    )
     return {"enqueued": len(rows), "recovered": recovered}
 
 

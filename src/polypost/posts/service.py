@@ -33,7 +33,7 @@ from polypost.platforms.credentials import load_credentials
 from polypost.platforms.registry import adapter_for
 from polypost.posts import errors
 from polypost.posts.drafts import Prepared, load_accounts, prepare, warm_account_checks
-from polypost.posts.jobs import enqueue_target
+from polypost.posts.jobs import PRESTAGE, enqueue_many
 from polypost.posts.lifecycle import lock_post, post_event_data, refresh_post_status
 from polypost.posts.outgoing import build_steps, per_platform
 from polypost.posts.presenters import PostView
@@ -113,18 +113,22 @@ async def _duplicate_of(
 
 
 def _queue_after_commit(session: AsyncSession, runtime: Runtime, targets: list[PostTarget]) -> None:
+    """Queue the targets due soon once the commit succeeded; later ones are handed over by
+    the reconciler when they enter its prestage window (Redis then holds no far-future
+    jobs, and a post scheduled for next week costs no queue work now)."""
+    horizon = utcnow() + PRESTAGE
     jobs = [
         (t.id, t.revision, t.scheduled_at)
         for t in targets
-        if t.status == TargetStatus.SCHEDULED and t.scheduled_at is not None
+        if t.status == TargetStatus.SCHEDULED
+        and t.scheduled_at is not None
+        and t.scheduled_at <= horizon
     ]
     if not jobs:
         return
 
     async def enqueue() -> None:
-        for target_id, revision, when in jobs:
-            assert when is not None
-            await enqueue_target(runtime, target_id, revision, when)
+        await enqueue_many(runtime, jobs)  # type: ignore[arg-type]
 
     after_commit(session, enqueue)
 
