@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from arq.worker import Retry
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -619,18 +620,58 @@ async def reconcile_targets(ctx: JobContext) -> dict[str, int]:
                 .values(queued_at=now)
                 .execution_options(synchronize_session=False)
             )
-    await enqueue_many(
-        runtime,
-        [
-            (
-                row.id,
-                row.revision,
-                max(d for d in (row.scheduled_at, row.next_attempt_at, now) if d is not None),
+    jobs = [
+        (
+            row.id,
+            row.revision,
+            max(d for d in (row.scheduled_at, row.next_attempt_at, now) if d is not None),
+        )
+        for row in rows
+    ]
+    await enqueue_many(runtime, jobs)
+    stranded = await _free_stranded_jobs(runtime, [job for job in jobs if job[2] <= now])
+    return {"enqueued": len(rows), "recovered": recovered + stranded}
+
+
+async def _free_stranded_jobs(runtime: Runtime, due: list[tuple[str, int, datetime]]) -> int:
+    """Jobs a dead worker took from arq but never claimed in Postgres.
+
+    arq keeps such a job "in progress" until its job_timeout + 10 s pass, refusing the
+    same job id meanwhile. A target still `scheduled` whose job has been in progress since
+    before the last reconcile period was taken by a worker that died before claiming (a
+    live one claims at once), so it gets a new revision and a new job; the old job, should
+    arq ever re-run it, finds a stale revision and exits. Never a double post: only the
+    claim in Postgres lets anyone publish.
+    """
+    if runtime.redis is None or not due:
+        return 0
+    pipe = runtime.redis.pipeline(transaction=False)
+    for target, revision, _ in due:
+        pipe.exists(f"{in_progress_key_prefix}{job_id(target, revision)}")
+    flags = await pipe.execute()
+    stuck = [job for job, flag in zip(due, flags, strict=True) if flag]
+    if not stuck:
+        return 0
+    now = utcnow()
+    renewed: list[tuple[str, int, datetime]] = []
+    async with runtime.sessions() as session, session.begin():
+        for target_id, revision, when in stuck:
+            result = await session.execute(
+                update(PostTarget)
+                .where(
+                    PostTarget.id == target_id,
+                    PostTarget.revision == revision,
+                    PostTarget.status == TargetStatus.SCHEDULED,
+                )
+                .values(revision=revision + 1, queued_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
-            for row in rows
-        ],
-    )
-    return {"enqueued": len(rows), "recovered": recovered}
+            if getattr(result, "rowcount", 0) == 1:
+                renewed.append((target_id, revision + 1, when))
+    await enqueue_many(runtime, renewed)
+    if renewed:
+        logger.warning("freed jobs stranded by a dead worker", extra={"count": len(renewed)})
+    return len(renewed)
 
 
 async def _recover_expired_leases(runtime: Runtime, now: datetime) -> int:
