@@ -404,3 +404,34 @@ async def test_disconnected_account_fails_pending_targets(
         assert row.disconnected_at is not None
     listed = (await client.get("/v1/accounts", headers=tenant.headers)).json()["accounts"]
     assert listed == []
+
+
+async def test_subscribers_hear_of_the_start_once(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, run_jobs: RunJobs
+) -> None:
+    first = await connect_sandbox(client, tenant, "x")
+    second = await connect_sandbox(client, tenant, "linkedin")
+    later = isoformat(utcnow() + timedelta(hours=1))
+    created = await post_to(client, tenant, [first, second], platformSchedules={"linkedin": later})
+    await run_jobs()
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(PostTarget)
+            .where(PostTarget.account_id == second)
+            .values(scheduled_at=utcnow() - timedelta(seconds=1), queued_at=None)
+        )
+        await session.commit()
+    await jobs.reconcile_targets(ctx(runtime))
+    await run_jobs()
+    assert (await status(client, tenant, created["postId"]))["status"] == "published"
+    async with runtime.sessions() as session:
+        types = list(
+            (
+                await session.execute(
+                    select(Event.type)
+                    .where(Event.resource_id == created["postId"], Event.type.like("post.%"))
+                    .order_by(Event.id)
+                )
+            ).scalars()
+        )
+    assert sorted(types) == ["post.published", "post.publishing", "post.scheduled"]

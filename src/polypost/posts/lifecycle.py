@@ -47,6 +47,15 @@ async def refresh_post_status(session: AsyncSession, post: Post) -> str:
     if new == PostStatus.CANCELED:
         post.canceled_at = utcnow()
     event = STATUS_EVENTS.get(PostStatus(new))
+    # While a post's targets finish one by one its status can swing between scheduled and
+    # publishing; subscribers hear about the start (and an activated draft) once, not
+    # about every swing.
+    if new == PostStatus.SCHEDULED and old != PostStatus.DRAFT:
+        event = None
+    if new == PostStatus.PUBLISHING and any(
+        s in (TargetStatus.PUBLISHED, TargetStatus.FAILED) for s in statuses
+    ):
+        event = None
     if event is not None:
         record_event(
             session,
