@@ -43,7 +43,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from polypost.core.http import PlatformHttp, retry_at_from_headers
+from polypost.core.http import PlatformHttp, json_object, retry_at_from_headers
 from polypost.core.outbound import OutboundBlocked, check_url
 from polypost.core.timeutil import utcnow
 from polypost.platforms.base import (
@@ -183,7 +183,7 @@ class TokenEndpoint:
         self.refreshing = refreshing
 
     def classify(self, response: httpx.Response) -> PlatformError:
-        body = _json_object(response)
+        body = json_object(response)
         error = str(body.get("error") or response.status_code)
         description = str(body.get("error_description") or body.get("message") or error)
         message = f"{self.platform} token endpoint: {description}"
@@ -199,14 +199,6 @@ class TokenEndpoint:
         if self.refreshing and status in (400, 401):
             return AuthExpired(message, code=error)
         return Permanent(message, code=error)
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def parse_token_response(body: Any, platform: str, *, now: datetime | None = None) -> TokenSet:
