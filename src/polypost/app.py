@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polypost import __version__
 from polypost.api import api_routes, build_openapi, router
 from polypost.core.errors import CODE_BY_STATUS, ApiError, envelope
+from polypost.core.heap import settle_heap
 from polypost.core.logging import configure_logging
 from polypost.core.middleware import GatewayMiddleware, RequestContextMiddleware
 from polypost.core.runtime import Runtime
@@ -144,6 +145,7 @@ def create_app(
         if run_jobs and not settings.distributed:
             runner = EmbeddedRunner(runtime)
             await runner.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -89,9 +89,10 @@ class Settings(BaseSettings):
     # Server-wide developer apps, JSON {"linkedin": {"clientId": …, "clientSecret": …}};
     # a workspace's own (BYOK, /v1/platforms/{platform}/credentials) take precedence.
     oauth_apps: dict[str, dict[str, str]] = Field(default_factory=dict)
-    # How long a worker owns a target mid-publish before the reconciler recovers it;
-    # must exceed the longest single platform call (HTTP timeouts are 30 s).
-    publish_lease_seconds: float = Field(default=90.0, ge=1.0, le=3600.0)
+    # How long a worker owns a target mid-publish before the reconciler recovers it. The
+    # worker renews it every third of this while a platform call runs, so it bounds how
+    # long a dead worker's target waits, not how long a call may take.
+    publish_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     # Meta Graph API version for Facebook and Instagram calls (docs/platforms/facebook.md).
     meta_graph_version: str = Field(default="v23.0", pattern=r"^v\d{1,3}\.\d$")
     # `polypost worker` serves its own Prometheus metrics (job outcomes, publish lag) here.

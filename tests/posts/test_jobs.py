@@ -311,6 +311,24 @@ class TestRecovery:
         body = await status(client, tenant, created["postId"])
         assert body["status"] == "published"
 
+    @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+    async def test_a_flushed_queue_is_noticed_at_once(
+        self, client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, run_jobs: RunJobs
+    ):
+        """Redis lost its data (the reconciler's sentinel is gone): targets handed over a
+        moment ago are handed over again now, not after REQUEUE_AFTER."""
+        assert runtime.redis is not None
+        account = await connect_sandbox(client, tenant)
+        await jobs.reconcile_targets(ctx(runtime))  # sets the sentinel
+        created = await post_to(client, tenant, [account])
+        await runtime.redis.flushdb()
+        assert (await jobs.reconcile_targets(ctx(runtime)))["enqueued"] == 1
+        assert (await jobs.reconcile_targets(ctx(runtime)))["enqueued"] == 0  # noticed once
+        await run_jobs()
+        body = await status(client, tenant, created["postId"])
+        assert body["status"] == "published"
+        assert len(await ledger_of(client, tenant, account)) == 1
+
 
 class FlakyThreadSandbox(SandboxAdapter):
     """Fails the second reply once, with nothing sent."""

@@ -150,9 +150,22 @@ async def current_credentials(runtime: Runtime, account_id: str) -> Credentials:
     """The account's decrypted tokens as stored now, rotating old ciphertext on the way."""
     async with runtime.sessions() as session, session.begin():
         account = await _load(session, account_id)
-        if stale_ciphertexts(runtime.cipher, account):
-            await rotate_tokens(session, runtime.cipher, account)
-        return load_credentials(runtime, account)
+        return await credentials_of(session, runtime, account)
+
+
+async def credentials_of(
+    session: AsyncSession, runtime: Runtime, account: SocialAccount
+) -> Credentials:
+    """Decrypt an account row loaded in this (write) session, rotating old ciphertext."""
+    if stale_ciphertexts(runtime.cipher, account):
+        await rotate_tokens(session, runtime.cipher, account)
+    return load_credentials(runtime, account)
+
+
+def needs_refresh(credentials: Credentials) -> bool:
+    """The token expires within `PUBLISH_SKEW`: refresh before publishing with it."""
+    expires = credentials.token_expires_at
+    return expires is not None and expires <= utcnow() + PUBLISH_SKEW
 
 
 async def _load(session: AsyncSession, account_id: str) -> SocialAccount:
@@ -179,11 +192,18 @@ async def publish_credentials(runtime: Runtime, account_id: str) -> Credentials:
         AuthExpired: the token expired and cannot be refreshed, or the refresh was refused.
         PlatformError: the refresh failed otherwise (retry later).
     """
-    credentials = await current_credentials(runtime, account_id)
-    expires = credentials.token_expires_at
-    now = utcnow()
-    if expires is None or expires > now + PUBLISH_SKEW:
+    return await ready_credentials(runtime, await current_credentials(runtime, account_id))
+
+
+async def ready_credentials(runtime: Runtime, credentials: Credentials) -> Credentials:
+    """`credentials`, or fresh ones when they expire within `PUBLISH_SKEW` (see
+    `publish_credentials` for what it raises)."""
+    if not needs_refresh(credentials):
         return credentials
+    expires = credentials.token_expires_at
+    assert expires is not None
+    now = utcnow()
+    account_id = credentials.account_id
     adapter = adapter_for(runtime, credentials.platform.value)
     if can_refresh(adapter, credentials):
         return await refresh_account(runtime, account_id, valid_until=now + PUBLISH_SKEW)

@@ -34,8 +34,12 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
-        engine = create_engine(settings)
+    def build(cls, settings: Settings, *, pre_ping: bool = True) -> Runtime:
+        """`pre_ping=False` skips the liveness round trips SQLAlchemy makes on every pool
+        checkout (three with asyncpg): the worker, where checkouts are the hot path,
+        takes a dead connection as a failed job that the reconciler hands over again."""
+        overrides: dict[str, Any] = {} if pre_ping else {"pool_pre_ping": False}
+        engine = create_engine(settings, **overrides)
         sessions = session_factory(engine)
         redis: ArqRedis | None = (
             ArqRedis.from_url(settings.redis_url) if settings.redis_url else None  # type: ignore[assignment]

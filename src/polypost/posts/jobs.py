@@ -15,8 +15,11 @@ The rules that keep a post from being published twice (docs/architecture.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +37,14 @@ from polypost.models import AccountStatus, Media, Post, PostTarget, SocialAccoun
 from polypost.ops.metrics import PUBLISH_LAG
 from polypost.platforms.base import Credentials, Pending, PlatformError, Published, Transient
 from polypost.platforms.registry import adapter_for, recovery_mode
-from polypost.posts.lifecycle import lock_post, refresh_post_status, target_event
+from polypost.posts.enqueue import DueTarget, PlannedJob, enqueue_jobs, job_id, plan_jobs
+from polypost.posts.lifecycle import (
+    announce_publishing,
+    lock_post_state,
+    mark_publishing,
+    settle_post_status,
+    target_event,
+)
 from polypost.posts.outgoing import Step, as_progress, build_steps
 from polypost.worker.context import JobContext
 
@@ -52,34 +62,12 @@ RECONCILE_BATCH = 2000
 MAX_PARKED = timedelta(hours=2)
 
 
-def job_id(target_id: str, revision: int) -> str:
-    return f"publish:{target_id}:{revision}"
-
-
-async def enqueue_target(runtime: Runtime, target_id: str, revision: int, when: datetime) -> bool:
-    return await runtime.queue.enqueue(
-        "publish_target", target_id, revision, job_id=job_id(target_id, revision), defer_until=when
-    )
-
-
-# Enqueues in flight at once: each is a few Redis round trips, so a burst of them
-# overlaps the waits instead of paying them one after another.
-ENQUEUE_CONCURRENCY = 32
-
-
-async def enqueue_many(runtime: Runtime, jobs: list[tuple[str, int, datetime]]) -> None:
-    """Hand many targets to the queue concurrently (bounded)."""
-    slots = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
-
-    async def one(target_id: str, revision: int, when: datetime) -> None:
-        async with slots:
-            await enqueue_target(runtime, target_id, revision, when)
-
-    await asyncio.gather(*(one(*job) for job in jobs))
-
-
 class LeaseLost(Exception):
     """Another worker recovered this target; stop before touching the platform again."""
+
+
+class NotClaimed(Exception):
+    """The claim matched no row: roll back the post status change made before it."""
 
 
 @dataclass
@@ -88,6 +76,21 @@ class Claim:
     owner: str
     lease: timedelta
     progress: dict[str, Any] = field(default_factory=dict)
+    post_id: str = ""
+    attempts: int = 0
+
+
+@dataclass
+class Work:
+    """What one publish needs, read in the transaction that claimed the target."""
+
+    target: PostTarget
+    post: Post
+    account: SocialAccount
+    credentials: Credentials | None = None  # None when the account cannot publish
+    steps: list[Step] = field(default_factory=list)
+    # The step whose in-flight marker was committed with the claim (see `_prepare`).
+    marked: str | None = None
 
 
 def lease_for(runtime: Runtime) -> timedelta:
@@ -104,28 +107,47 @@ async def publish_target(
     """
     runtime = ctx["runtime"]
     owner = f"{ctx['worker_id']}:{ctx.get('job_try', 1)}"
-    claim = await _claim(runtime, target_id, revision, owner, parked)
-    if claim is None:
+    claimed = await _claim(runtime, target_id, revision, owner, parked)
+    if claimed is None:
         return "skipped"
+    claim, work = claimed
+    return await run_claimed(runtime, claim, work)
+
+
+Finish = Callable[[Claim], Awaitable[None]]
+
+
+async def run_claimed(
+    runtime: Runtime, claim: Claim, work: Work, finish: Finish | None = None
+) -> str:
+    """Publish a claimed target; `finish` writes its success (default: `_succeed`)."""
     try:
-        return await _publish_claimed(runtime, claim)
+        return await _publish_claimed(runtime, claim, work, finish)
     except LeaseLost:
-        logger.warning("lease lost mid-publish", extra={"targetId": target_id})
+        logger.warning("lease lost mid-publish", extra={"targetId": claim.target_id})
         return "lease_lost"
     except (Retry, asyncio.CancelledError):
         raise
     except Exception as exc:
         # A bug or an outage of our own (database, storage) mid-publish: keep any inflight
         # marker so the next attempt checks the platform first, and retry with backoff.
-        logger.exception("publish failed unexpectedly", extra={"targetId": target_id})
+        logger.exception("publish failed unexpectedly", extra={"targetId": claim.target_id})
         error = Transient(f"Internal error while publishing ({type(exc).__name__})")
-        _target, _, account, _ = await _load(runtime, target_id)
-        return await _handle_error(runtime, claim, error, account, keep_inflight=True)
+        return await _handle_error(runtime, claim, error, work.account, keep_inflight=True)
+
+
+def _account_usable(account: SocialAccount) -> bool:
+    return account.disconnected_at is None and account.status == AccountStatus.CONNECTED
 
 
 async def _claim(
     runtime: Runtime, target_id: str, revision: int, owner: str, parked: str | None = None
-) -> Claim | None:
+) -> tuple[Claim, Work] | None:
+    """Claim the target and read everything its publish needs, in one transaction.
+
+    The post is flipped to `publishing` first (keeping the lock order post, then
+    target) and the whole transaction rolls back if the target turns out not claimable.
+    """
     now = utcnow()
     lease = lease_for(runtime)
     if parked is not None:
@@ -134,71 +156,172 @@ async def _claim(
             return resumed
         # Not parked any more: this continuation raised Retry and arq re-runs it with its
         # old token; the target is back to `scheduled` and takes a normal claim.
-    async with runtime.sessions() as session, session.begin():
-        post_id = (
-            await session.execute(select(PostTarget.post_id).where(PostTarget.id == target_id))
-        ).scalar_one_or_none()
-        if post_id is None:
-            return None
-        post = await lock_post(session, post_id)
-        if post is None:
-            return None
-        result = await session.execute(
-            update(PostTarget)
-            .where(
-                PostTarget.id == target_id,
-                PostTarget.revision == revision,
-                PostTarget.status == TargetStatus.SCHEDULED,
-                or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
-                or_(PostTarget.next_attempt_at.is_(None), PostTarget.next_attempt_at <= now),
+    try:
+        async with runtime.sessions() as session, session.begin():
+            flipped = await mark_publishing(session, target_id=target_id)
+            row = (
+                await session.execute(
+                    update(PostTarget)
+                    .where(
+                        PostTarget.id == target_id,
+                        PostTarget.revision == revision,
+                        PostTarget.status == TargetStatus.SCHEDULED,
+                        or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
+                        or_(
+                            PostTarget.next_attempt_at.is_(None),
+                            PostTarget.next_attempt_at <= now,
+                        ),
+                    )
+                    .values(
+                        status=TargetStatus.PUBLISHING,
+                        lease_owner=owner,
+                        lease_expires_at=now + lease,
+                        attempts=PostTarget.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(
+                        PostTarget.post_id,
+                        PostTarget.progress,
+                        PostTarget.attempts,
+                        PostTarget.scheduled_at,
+                        PostTarget.next_attempt_at,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotClaimed
+            if flipped is not None:
+                await announce_publishing(session, flipped)
+            effective_due = max(
+                (d for d in (row.scheduled_at, row.next_attempt_at) if d is not None),
+                default=now,
             )
-            .values(
-                status=TargetStatus.PUBLISHING,
-                lease_owner=owner,
-                lease_expires_at=now + lease,
-                attempts=PostTarget.attempts + 1,
-                updated_at=now,
+            PUBLISH_LAG.observe(max(0.0, (now - effective_due).total_seconds()))
+            claim = Claim(
+                target_id=target_id,
+                owner=owner,
+                lease=lease,
+                progress=dict(row.progress or {}),
+                post_id=row.post_id,
+                attempts=row.attempts,
             )
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            return None
-        progress, due, retry_at = (
-            await session.execute(
-                select(
-                    PostTarget.progress, PostTarget.scheduled_at, PostTarget.next_attempt_at
-                ).where(PostTarget.id == target_id)
-            )
-        ).one()
-        effective_due = max((d for d in (due, retry_at) if d is not None), default=now)
-        PUBLISH_LAG.observe(max(0.0, (now - effective_due).total_seconds()))
-        await refresh_post_status(session, post)
-    return Claim(target_id=target_id, owner=owner, lease=lease, progress=dict(progress or {}))
+            work = await _prepare(runtime, session, claim, mark=True)
+    except NotClaimed:
+        return None
+    return claim, work
 
 
 async def _unpark(
     runtime: Runtime, target_id: str, revision: int, owner: str, parked: str, lease: timedelta
-) -> Claim | None:
+) -> tuple[Claim, Work] | None:
     """Take back a parked target: only the continuation job holding its token can."""
     now = utcnow()
     async with runtime.sessions() as session, session.begin():
-        result = await session.execute(
-            update(PostTarget)
-            .where(
-                PostTarget.id == target_id,
-                PostTarget.revision == revision,
-                PostTarget.status == TargetStatus.PUBLISHING,
-                PostTarget.lease_owner == parked,
+        row = (
+            await session.execute(
+                update(PostTarget)
+                .where(
+                    PostTarget.id == target_id,
+                    PostTarget.revision == revision,
+                    PostTarget.status == TargetStatus.PUBLISHING,
+                    PostTarget.lease_owner == parked,
+                )
+                .values(lease_owner=owner, lease_expires_at=now + lease, updated_at=now)
+                .returning(PostTarget.post_id, PostTarget.progress, PostTarget.attempts)
+                .execution_options(synchronize_session=False)
             )
-            .values(lease_owner=owner, lease_expires_at=now + lease, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) != 1:
+        ).one_or_none()
+        if row is None:
             return None
-        progress = (
-            await session.execute(select(PostTarget.progress).where(PostTarget.id == target_id))
-        ).scalar_one()
-    return Claim(target_id=target_id, owner=owner, lease=lease, progress=dict(progress or {}))
+        claim = Claim(
+            target_id=target_id,
+            owner=owner,
+            lease=lease,
+            progress=dict(row.progress or {}),
+            post_id=row.post_id,
+            attempts=row.attempts,
+        )
+        return claim, await _prepare(runtime, session, claim, mark=False)
+
+
+async def _prepare(runtime: Runtime, session: AsyncSession, claim: Claim, *, mark: bool) -> Work:
+    """Load the target, post, account and media, then `prepare_work`; with `mark`, write
+    the first step's in-flight marker in the claim's transaction."""
+    target, post, account = (
+        await session.execute(
+            select(PostTarget, Post, SocialAccount)
+            .join(Post, Post.id == PostTarget.post_id)
+            .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
+            .where(PostTarget.id == claim.target_id)
+        )
+    ).one()
+    media = await load_media(session, post)
+    urls = await media_urls(runtime, media)
+    work = await prepare_work(
+        runtime, session, claim, target, post, account, media, urls, mark=mark
+    )
+    if work.marked is not None:
+        await _guarded_update(session, claim, progress=dict(claim.progress))
+    return work
+
+
+async def prepare_work(
+    runtime: Runtime,
+    session: AsyncSession,
+    claim: Claim,
+    target: PostTarget,
+    post: Post,
+    account: SocialAccount,
+    media: dict[str, Media],
+    urls: dict[str, str],
+    *,
+    mark: bool,
+) -> Work:
+    """Decrypt the credentials and build the steps of a claimed target.
+
+    With `mark`, a fresh attempt (no in-flight step) also gets the first step's in-flight
+    marker in `claim.progress` (`work.marked`), for the caller to write in the claim's
+    transaction instead of a transaction of its own. Not when the token needs a refresh
+    first: a failed refresh must leave no marker behind (it would make the next attempt
+    treat the step as maybe sent).
+    """
+    work = Work(target=target, post=post, account=account)
+    if not _account_usable(account):
+        return work
+    work.credentials = await tokens.credentials_of(session, runtime, account)
+    work.steps = build_steps(target, post, account, media, urls)
+    if not mark or claim.progress.get("inflight") or tokens.needs_refresh(work.credentials):
+        return work
+    done = claim.progress.get("steps", {})
+    first = next((step for step in work.steps if step.name not in done), None)
+    if first is not None:
+        first.bind(done)
+        _mark_inflight(claim, first)
+        work.marked = first.name
+    return work
+
+
+async def load_media(session: AsyncSession, post: Post) -> dict[str, Media]:
+    media_ids = set(post.media_ids or [])
+    for segment in post.options.get("thread") or []:
+        media_ids.update(segment.get("mediaIds") or [])
+    if post.options.get("coverMediaId"):
+        media_ids.add(post.options["coverMediaId"])
+    if not media_ids:
+        return {}
+    rows = await session.execute(select(Media).where(Media.id.in_(media_ids)))
+    return {m.id: m for m in rows.scalars()}
+
+
+def _mark_inflight(claim: Claim, step: Step) -> None:
+    """Record that `step`'s call is about to start (committed before the call)."""
+    claim.progress["inflight"] = {
+        "step": step.name,
+        "key": step.outgoing.key,
+        "startedAt": isoformat(utcnow()),
+    }
+    claim.progress["stage"] = step.stage
 
 
 async def _park(runtime: Runtime, claim: Claim, pending: Pending) -> str:
@@ -218,18 +341,15 @@ async def _park(runtime: Runtime, claim: Claim, pending: Pending) -> str:
     inflight.update(resume=pending.state, parked=True, parkedSince=since)
     claim.progress["stage"] = pending.stage
     async with runtime.sessions() as session, session.begin():
-        await _guarded_update(
+        row = await _guarded_update(
             session,
             claim,
+            PostTarget.revision,
             lease_owner=token,
             lease_expires_at=now + pending.retry_in + claim.lease,
             progress=dict(claim.progress),
         )
-        revision = (
-            await session.execute(
-                select(PostTarget.revision).where(PostTarget.id == claim.target_id)
-            )
-        ).scalar_one()
+    revision = row.revision
     await runtime.queue.enqueue(
         "publish_target",
         claim.target_id,
@@ -241,9 +361,12 @@ async def _park(runtime: Runtime, claim: Claim, pending: Pending) -> str:
     return "pending"
 
 
-async def _guarded_update(session: AsyncSession, claim: Claim, **values: Any) -> None:
-    """Write to the target only while we still hold its lease."""
-    result = await session.execute(
+async def _guarded_update(
+    session: AsyncSession, claim: Claim, *returning: Any, **values: Any
+) -> Any:
+    """Write to the target only while we still hold its lease; the `returning` columns
+    of the row written, if any were asked for."""
+    statement = (
         update(PostTarget)
         .where(
             PostTarget.id == claim.target_id,
@@ -253,8 +376,15 @@ async def _guarded_update(session: AsyncSession, claim: Claim, **values: Any) ->
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
+    if returning:
+        row = (await session.execute(statement.returning(*returning))).one_or_none()
+        if row is None:
+            raise LeaseLost(claim.target_id)
+        return row
+    result = await session.execute(statement)
     if getattr(result, "rowcount", 0) != 1:
         raise LeaseLost(claim.target_id)
+    return None
 
 
 async def _save_progress(runtime: Runtime, claim: Claim) -> None:
@@ -267,31 +397,11 @@ async def _save_progress(runtime: Runtime, claim: Claim) -> None:
         )
 
 
-async def _load(
-    runtime: Runtime, target_id: str
-) -> tuple[PostTarget, Post, SocialAccount, dict[str, Media]]:
-    async with runtime.sessions() as session:
-        target = await session.get(PostTarget, target_id)
-        assert target is not None
-        post = await session.get(Post, target.post_id)
-        account = await session.get(SocialAccount, target.account_id)
-        assert post is not None
-        assert account is not None
-        media_ids = set(post.media_ids or [])
-        for segment in post.options.get("thread") or []:
-            media_ids.update(segment.get("mediaIds") or [])
-        if post.options.get("coverMediaId"):
-            media_ids.add(post.options["coverMediaId"])
-        media: dict[str, Media] = {}
-        if media_ids:
-            rows = await session.execute(select(Media).where(Media.id.in_(media_ids)))
-            media = {m.id: m for m in rows.scalars()}
-        return target, post, account, media
-
-
-async def _publish_claimed(runtime: Runtime, claim: Claim) -> str:
-    target, post, account, media = await _load(runtime, claim.target_id)
-    if account.disconnected_at is not None or account.status != AccountStatus.CONNECTED:
+async def _publish_claimed(
+    runtime: Runtime, claim: Claim, work: Work, finish: Finish | None = None
+) -> str:
+    account = work.account
+    if work.credentials is None:
         code = "account_disconnected" if account.disconnected_at else "auth_expired"
         await _fail(
             runtime,
@@ -302,48 +412,46 @@ async def _publish_claimed(runtime: Runtime, claim: Claim) -> str:
         return "failed"
     adapter = adapter_for(runtime, account.platform)
     try:
-        # Rotated to the newest key, and refreshed first if the token is about to expire.
-        credentials = await tokens.publish_credentials(runtime, account.id)
+        # Rotated to the newest key (in `_prepare`), and refreshed first if the token is
+        # about to expire.
+        credentials = await tokens.ready_credentials(runtime, work.credentials)
     except PlatformError as error:
         return await _handle_error(runtime, claim, error, account)
     auth = _Auth(credentials)
-    steps = build_steps(target, post, account, media, await _media_urls(runtime, media))
     done: dict[str, Any] = claim.progress.setdefault("steps", {})
-    for step in steps:
-        if step.name in done:
-            continue
-        inflight = claim.progress.get("inflight")
-        resume = None
-        if inflight and inflight.get("step") == step.name and inflight.get("parked"):
-            resume = inflight.get("resume")  # our own continuation: not an interruption
-        elif inflight and inflight.get("step") == step.name:
-            try:
-                recovered = await _recover(
-                    runtime, claim, adapter, auth.credentials, step, inflight
-                )
-            except PlatformError as error:
-                return await _handle_error(runtime, claim, error, account, keep_inflight=True)
-            if recovered == "unknown":
-                return "outcome_unknown"
-            if isinstance(recovered, Published):
-                done[step.name] = as_progress(recovered)
-                claim.progress.pop("inflight", None)
-                await _save_progress(runtime, claim)
-                continue
-        step.bind(done)
-        if resume is not None:
-            step.outgoing = replace(step.outgoing, resume=resume)
-            claim.progress["inflight"].update(parked=False, resumedAt=isoformat(utcnow()))
-        else:
-            claim.progress["inflight"] = {
-                "step": step.name,
-                "key": step.outgoing.key,
-                "startedAt": isoformat(utcnow()),
-            }
-            claim.progress["stage"] = step.stage
-        await _save_progress(runtime, claim)
+    remaining = [step for step in work.steps if step.name not in done]
+    marked = work.marked  # a marker this run committed itself: not an interruption
+    for index, step in enumerate(remaining):
+        if marked != step.name:
+            inflight = claim.progress.get("inflight")
+            resume = None
+            if inflight and inflight.get("step") == step.name and inflight.get("parked"):
+                resume = inflight.get("resume")  # our own continuation: not an interruption
+            elif inflight and inflight.get("step") == step.name:
+                try:
+                    recovered = await _recover(
+                        runtime, claim, adapter, auth.credentials, step, inflight
+                    )
+                except PlatformError as error:
+                    return await _handle_error(runtime, claim, error, account, keep_inflight=True)
+                if recovered == "unknown":
+                    return "outcome_unknown"
+                if isinstance(recovered, Published):
+                    done[step.name] = as_progress(recovered)
+                    claim.progress.pop("inflight", None)
+                    await _save_progress(runtime, claim)
+                    continue
+            step.bind(done)
+            if resume is not None:
+                step.outgoing = replace(step.outgoing, resume=resume)
+                claim.progress["inflight"].update(parked=False, resumedAt=isoformat(utcnow()))
+            else:
+                _mark_inflight(claim, step)
+            await _save_progress(runtime, claim)
+        marked = None
         try:
-            published = await _call(runtime, adapter, step, account.id, auth)
+            async with _keeping_lease(runtime, claim):
+                published = await _call(runtime, adapter, step, account.id, auth)
         except Pending as pending:
             return await _park(runtime, claim, pending)
         except PlatformError as error:
@@ -357,9 +465,44 @@ async def _publish_claimed(runtime: Runtime, claim: Claim) -> str:
             return await _handle_error(runtime, claim, error, account)
         done[step.name] = as_progress(published)
         claim.progress.pop("inflight", None)
+        following = remaining[index + 1] if index + 1 < len(remaining) else None
+        if following is None:
+            break  # the result is written with the final state, in `_succeed`
+        # The result and the next step's in-flight marker, in one write.
+        following.bind(done)
+        _mark_inflight(claim, following)
         await _save_progress(runtime, claim)
-    await _succeed(runtime, claim)
+        marked = following.name
+    if finish is None:
+        await _succeed(runtime, claim)
+    else:
+        await finish(claim)
     return "published"
+
+
+@asynccontextmanager
+async def _keeping_lease(runtime: Runtime, claim: Claim) -> AsyncIterator[None]:
+    """Extend the lease while a platform call runs, so a slow upload is not mistaken for
+    a dead worker; a short lease then still recovers a dead worker's target quickly."""
+
+    async def renew() -> None:
+        interval = claim.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await _save_progress(runtime, claim)
+            except LeaseLost:
+                return  # the write after the call reports it
+            except Exception:
+                logger.warning("could not extend a lease", exc_info=True)
+
+    renewer = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
 
 
 @dataclass
@@ -395,7 +538,7 @@ async def _call(
     return await step.call(adapter, auth.credentials)
 
 
-async def _media_urls(runtime: Runtime, media: dict[str, Media]) -> dict[str, str]:
+async def media_urls(runtime: Runtime, media: dict[str, Media]) -> dict[str, str]:
     """Short-lived URLs of the media bytes (presigned S3 GET, or our own signed URL)."""
     if not media:
         return {}
@@ -467,12 +610,7 @@ async def _handle_error(
     keep_inflight: bool = False,
 ) -> str:
     kind = error.kind
-    async with runtime.sessions() as session:
-        attempts = (
-            await session.execute(
-                select(PostTarget.attempts).where(PostTarget.id == claim.target_id)
-            )
-        ).scalar_one()
+    attempts = claim.attempts
     if kind == "auth_expired":
         await _fail(
             runtime,
@@ -497,29 +635,48 @@ async def _handle_error(
         if kind == "rate_limited" and retry_at and retry_at > now
         else now + backoff(attempts)
     )
-    async with runtime.sessions() as session, session.begin():
-        post = await lock_post(session, await _post_id(session, claim.target_id))
-        await _guarded_update(
-            session,
-            claim,
-            status=TargetStatus.SCHEDULED,
-            next_attempt_at=when,
-            lease_owner=None,
-            lease_expires_at=None,
-            error_code=kind,
-            error_message=str(error),
-            progress=dict(claim.progress),
-            queued_at=now,
-        )
-        if post is not None:
-            await refresh_post_status(session, post)
+    await _settle(
+        runtime,
+        claim,
+        announce=False,
+        status=TargetStatus.SCHEDULED,
+        next_attempt_at=when,
+        lease_owner=None,
+        lease_expires_at=None,
+        error_code=kind,
+        error_message=str(error),
+        progress=dict(claim.progress),
+        queued_at=now,
+    )
     raise Retry(defer=max(timedelta(0), when - now))
 
 
-async def _post_id(session: AsyncSession, target_id: str) -> str:
-    return (
-        await session.execute(select(PostTarget.post_id).where(PostTarget.id == target_id))
-    ).scalar_one()
+# What a target's event reads, returned by the UPDATE that writes its final state.
+_EVENT_COLUMNS = (
+    PostTarget.id,
+    PostTarget.workspace_id,
+    PostTarget.post_id,
+    PostTarget.account_id,
+    PostTarget.platform,
+    PostTarget.status,
+    PostTarget.platform_post_id,
+    PostTarget.permalink,
+    PostTarget.error_code,
+    PostTarget.error_message,
+)
+
+
+async def _settle(runtime: Runtime, claim: Claim, *, announce: bool, **values: Any) -> None:
+    """Write the end of this attempt, the target's event (`announce`) and the post's
+    derived status in one transaction, holding the post's row lock so sibling targets
+    finishing at the same moment see each other's state."""
+    async with runtime.sessions() as session, session.begin():
+        post = await lock_post_state(session, claim.post_id)
+        row = await _guarded_update(session, claim, *_EVENT_COLUMNS, **values)
+        if announce:
+            target_event(session, row)
+        if post is not None:
+            await settle_post_status(session, post)
 
 
 async def _fail(
@@ -530,26 +687,20 @@ async def _fail(
     *,
     expire_account: str | None = None,
 ) -> None:
-    async with runtime.sessions() as session, session.begin():
-        post = await lock_post(session, await _post_id(session, claim.target_id))
-        main = claim.progress.get("steps", {}).get("main") or {}
-        await _guarded_update(
-            session,
-            claim,
-            status=TargetStatus.FAILED,
-            error_code=code,
-            error_message=message[:2000],
-            lease_owner=None,
-            lease_expires_at=None,
-            progress=dict(claim.progress),
-            platform_post_id=main.get("id"),
-            permalink=main.get("url"),
-        )
-        target = await session.get(PostTarget, claim.target_id, populate_existing=True)
-        assert target is not None
-        target_event(session, target)
-        if post is not None:
-            await refresh_post_status(session, post)
+    main = claim.progress.get("steps", {}).get("main") or {}
+    await _settle(
+        runtime,
+        claim,
+        announce=True,
+        status=TargetStatus.FAILED,
+        error_code=code,
+        error_message=message[:2000],
+        lease_owner=None,
+        lease_expires_at=None,
+        progress=dict(claim.progress),
+        platform_post_id=main.get("id"),
+        permalink=main.get("url"),
+    )
     if expire_account is not None:
         await _expire_account(runtime, expire_account, message)
 
@@ -563,27 +714,27 @@ async def _expire_account(runtime: Runtime, account_id: str, message: str) -> No
 
 async def _succeed(runtime: Runtime, claim: Claim) -> None:
     main = claim.progress.get("steps", {}).get("main") or {}
-    async with runtime.sessions() as session, session.begin():
-        post = await lock_post(session, await _post_id(session, claim.target_id))
-        claim.progress.pop("stage", None)
-        await _guarded_update(
-            session,
-            claim,
-            status=TargetStatus.PUBLISHED,
-            platform_post_id=main.get("id"),
-            permalink=main.get("url"),
-            published_at=utcnow(),
-            error_code=None,
-            error_message=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            progress=dict(claim.progress),
-        )
-        target = await session.get(PostTarget, claim.target_id, populate_existing=True)
-        assert target is not None
-        target_event(session, target)
-        if post is not None:
-            await refresh_post_status(session, post)
+    claim.progress.pop("stage", None)
+    await _settle(
+        runtime,
+        claim,
+        announce=True,
+        status=TargetStatus.PUBLISHED,
+        platform_post_id=main.get("id"),
+        permalink=main.get("url"),
+        published_at=utcnow(),
+        error_code=None,
+        error_message=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        progress=dict(claim.progress),
+    )
+
+
+# Set in Redis by the reconciler; gone means Redis lost its data (flushed, restarted
+# without persistence), so every due target is handed over again at once instead of
+# after `REQUEUE_AFTER`.
+QUEUE_SENTINEL = "polypost:queue-sentinel"
 
 
 async def reconcile_targets(ctx: JobContext) -> dict[str, int]:
@@ -595,24 +746,28 @@ async def reconcile_targets(ctx: JobContext) -> dict[str, int]:
     runtime = ctx["runtime"]
     now = utcnow()
     recovered = await _recover_expired_leases(runtime, now)
+    queue_lost = await _queue_lost(runtime)
     async with runtime.sessions() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(
-                    PostTarget.id,
-                    PostTarget.revision,
-                    PostTarget.scheduled_at,
-                    PostTarget.next_attempt_at,
-                )
-                .where(
-                    PostTarget.status == TargetStatus.SCHEDULED,
-                    PostTarget.scheduled_at <= now + PRESTAGE,
-                    or_(PostTarget.queued_at.is_(None), PostTarget.queued_at < now - REQUEUE_AFTER),
-                )
-                .order_by(PostTarget.scheduled_at)
-                .limit(RECONCILE_BATCH)
+        statement = (
+            select(
+                PostTarget.id,
+                PostTarget.post_id,
+                PostTarget.revision,
+                PostTarget.scheduled_at,
+                PostTarget.next_attempt_at,
             )
-        ).all()
+            .where(
+                PostTarget.status == TargetStatus.SCHEDULED,
+                PostTarget.scheduled_at <= now + PRESTAGE,
+            )
+            .order_by(PostTarget.scheduled_at)
+            .limit(RECONCILE_BATCH)
+        )
+        if not queue_lost:
+            statement = statement.where(
+                or_(PostTarget.queued_at.is_(None), PostTarget.queued_at < now - REQUEUE_AFTER)
+            )
+        rows = (await session.execute(statement)).all()
         if rows:
             await session.execute(
                 update(PostTarget)
@@ -620,20 +775,32 @@ async def reconcile_targets(ctx: JobContext) -> dict[str, int]:
                 .values(queued_at=now)
                 .execution_options(synchronize_session=False)
             )
-    jobs = [
-        (
+    due = [
+        DueTarget(
+            row.post_id,
             row.id,
             row.revision,
             max(d for d in (row.scheduled_at, row.next_attempt_at, now) if d is not None),
         )
         for row in rows
     ]
-    await enqueue_many(runtime, jobs)
-    stranded = await _free_stranded_jobs(runtime, [job for job in jobs if job[2] <= now])
+    planned = plan_jobs(due)
+    await enqueue_jobs(runtime, planned)
+    stranded = await _free_stranded_jobs(runtime, [job for job in planned if job.when <= now])
     return {"enqueued": len(rows), "recovered": recovered + stranded}
 
 
-async def _free_stranded_jobs(runtime: Runtime, due: list[tuple[str, int, datetime]]) -> int:
+async def _queue_lost(runtime: Runtime) -> bool:
+    """True once after Redis lost its data (and on a first start, which is harmless)."""
+    if runtime.redis is None:
+        return False
+    created = await runtime.redis.set(QUEUE_SENTINEL, utcnow().isoformat(), nx=True)
+    if created:
+        logger.warning("the queue holds no sentinel: handing every due target over again")
+    return bool(created)
+
+
+async def _free_stranded_jobs(runtime: Runtime, due: list[PlannedJob]) -> int:
     """Jobs a dead worker took from arq but never claimed in Postgres.
 
     arq keeps such a job "in progress" until its job_timeout + 10 s pass, refusing the
@@ -646,29 +813,29 @@ async def _free_stranded_jobs(runtime: Runtime, due: list[tuple[str, int, dateti
     if runtime.redis is None or not due:
         return 0
     pipe = runtime.redis.pipeline(transaction=False)
-    for target, revision, _ in due:
-        pipe.exists(f"{in_progress_key_prefix}{job_id(target, revision)}")
+    for job in due:
+        pipe.exists(f"{in_progress_key_prefix}{job.job_id}")
     flags = await pipe.execute()
-    stuck = [job for job, flag in zip(due, flags, strict=True) if flag]
+    stuck = [target for job, flag in zip(due, flags, strict=True) if flag for target in job.targets]
     if not stuck:
         return 0
     now = utcnow()
-    renewed: list[tuple[str, int, datetime]] = []
+    renewed: list[DueTarget] = []
     async with runtime.sessions() as session, session.begin():
-        for target_id, revision, when in stuck:
+        for target in stuck:
             result = await session.execute(
                 update(PostTarget)
                 .where(
-                    PostTarget.id == target_id,
-                    PostTarget.revision == revision,
+                    PostTarget.id == target.target_id,
+                    PostTarget.revision == target.revision,
                     PostTarget.status == TargetStatus.SCHEDULED,
                 )
-                .values(revision=revision + 1, queued_at=now, updated_at=now)
+                .values(revision=target.revision + 1, queued_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) == 1:
-                renewed.append((target_id, revision + 1, when))
-    await enqueue_many(runtime, renewed)
+                renewed.append(replace(target, revision=target.revision + 1))
+    await enqueue_jobs(runtime, plan_jobs(renewed))
     if renewed:
         logger.warning("freed jobs stranded by a dead worker", extra={"count": len(renewed)})
     return len(renewed)
@@ -689,7 +856,7 @@ async def _recover_expired_leases(runtime: Runtime, now: datetime) -> int:
             )
         ).all()
         for row in expired:
-            post = await lock_post(session, row.post_id)
+            post = await lock_post_state(session, row.post_id)
             result = await session.execute(
                 update(PostTarget)
                 .where(
@@ -711,5 +878,5 @@ async def _recover_expired_leases(runtime: Runtime, now: datetime) -> int:
                 .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) == 1 and post is not None:
-                await refresh_post_status(session, post)
+                await settle_post_status(session, post)
     return len(expired)

@@ -7,9 +7,11 @@ from committed target states (no lost updates, no deadlocks).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.core.timeutil import isoformat, utcnow
@@ -31,21 +33,118 @@ async def lock_post(session: AsyncSession, post_id: str) -> Post | None:
 
 async def refresh_post_status(session: AsyncSession, post: Post) -> str:
     """Recompute the post's status from its targets; emit the event of a change."""
-    statuses = list(
-        (
-            await session.execute(select(PostTarget.status).where(PostTarget.post_id == post.id))
-        ).scalars()
-    )
+    statuses = await target_statuses(session, post.id)
     new = derive_post_status(statuses)
     old = post.status
     if new == old:
         return new
+    for name, value in _status_values(post, new).items():
+        setattr(post, name, value)
+    _status_event(session, post, old, new, statuses)
+    return new
+
+
+@dataclass
+class PostState:
+    """The columns of a post its status changes read and write (Core, no ORM object)."""
+
+    id: str
+    workspace_id: str
+    status: str
+    scheduled_at: datetime | None
+    published_at: datetime | None
+
+
+async def lock_post_state(session: AsyncSession, post_id: str) -> PostState | None:
+    """`lock_post` for the publishing hot path: the same row lock, only the columns needed."""
+    row = (
+        await session.execute(
+            select(Post.id, Post.workspace_id, Post.status, Post.scheduled_at, Post.published_at)
+            .where(Post.id == post_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    return None if row is None else PostState(*row)
+
+
+async def settle_post_status(session: AsyncSession, post: PostState) -> str:
+    """`refresh_post_status` for a locked `PostState`."""
+    statuses = await target_statuses(session, post.id)
+    new = derive_post_status(statuses)
+    old = post.status
+    if new == old:
+        return new
+    values = _status_values(post, new)
+    await session.execute(
+        update(Post)
+        .where(Post.id == post.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     post.status = new
-    post.updated_at = utcnow()
+    post.published_at = values.get("published_at", post.published_at)
+    _status_event(session, post, old, new, statuses)
+    return new
+
+
+async def mark_publishing(
+    session: AsyncSession, *, target_id: str | None = None, post_id: str | None = None
+) -> PostState | None:
+    """Flip the post (given, or the one of `target_id`) to `publishing` before its targets
+    are claimed, unless it already is.
+
+    Called before the claim so the lock order stays post, then target; only the first
+    claim of a post's burst changes (and locks) the post row, the others match nothing.
+    Returns the post's state when it changed, for `announce_publishing`.
+    """
+    post: Any = post_id
+    if post is None:
+        post = select(PostTarget.post_id).where(PostTarget.id == target_id).scalar_subquery()
+    now = utcnow()
+    row = (
+        await session.execute(
+            update(Post)
+            .where(Post.id == post, Post.status != PostStatus.PUBLISHING)
+            .values(status=PostStatus.PUBLISHING, updated_at=now)
+            .returning(Post.id, Post.workspace_id, Post.scheduled_at, Post.published_at)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return PostState(
+        row.id, row.workspace_id, PostStatus.PUBLISHING, row.scheduled_at, row.published_at
+    )
+
+
+async def announce_publishing(session: AsyncSession, post: PostState) -> None:
+    """The event of `mark_publishing`'s change, once the claim itself is written."""
+    statuses = await target_statuses(session, post.id)
+    # Only a change to `scheduled` depends on the old status, so it need not be known.
+    _status_event(session, post, "", PostStatus.PUBLISHING, statuses)
+
+
+async def target_statuses(session: AsyncSession, post_id: str) -> list[str]:
+    return list(
+        (
+            await session.execute(select(PostTarget.status).where(PostTarget.post_id == post_id))
+        ).scalars()
+    )
+
+
+def _status_values(post: PostView, new: str) -> dict[str, Any]:
+    now = utcnow()
+    values: dict[str, Any] = {"status": new, "updated_at": now}
     if new in (PostStatus.PUBLISHED, PostStatus.PARTIAL) and post.published_at is None:
-        post.published_at = utcnow()
+        values["published_at"] = now
     if new == PostStatus.CANCELED:
-        post.canceled_at = utcnow()
+        values["canceled_at"] = now
+    return values
+
+
+def _status_event(
+    session: AsyncSession, post: PostView, old: str, new: str, statuses: list[str]
+) -> None:
     event = STATUS_EVENTS.get(PostStatus(new))
     # While a post's targets finish one by one its status can swing between scheduled and
     # publishing; subscribers hear about the start (and an activated draft) once, not
@@ -61,26 +160,52 @@ async def refresh_post_status(session: AsyncSession, post: Post) -> str:
             session,
             post.workspace_id,
             event,
-            post_event_data(post, statuses),
+            post_event_data(post, statuses, status=new),
             resource_id=post.id,
         )
-    return new
 
 
-def post_event_data(post: Post, statuses: list[str]) -> dict[str, Any]:
+class PostView(Protocol):
+    """What post events and status changes read: an ORM `Post` or a `PostState`."""
+
+    id: str
+    workspace_id: str
+    status: str
+    scheduled_at: datetime | None
+    published_at: datetime | None
+
+
+def post_event_data(
+    post: PostView, statuses: list[str], *, status: str | None = None
+) -> dict[str, Any]:
     counts: dict[str, int] = {}
-    for status in statuses:
-        counts[status] = counts.get(status, 0) + 1
+    for value in statuses:
+        counts[value] = counts.get(value, 0) + 1
     return {
         "postId": post.id,
-        "status": post.status,
+        "status": status or post.status,
         "scheduledAt": isoformat(post.scheduled_at),
         "publishedAt": isoformat(post.published_at),
         "targets": counts,
     }
 
 
-def target_event(session: AsyncSession, target: PostTarget) -> None:
+class TargetView(Protocol):
+    """What a target event reads: an ORM `PostTarget` or a row returned by an UPDATE."""
+
+    id: str
+    workspace_id: str
+    post_id: str
+    account_id: str
+    platform: str
+    status: str
+    platform_post_id: str | None
+    permalink: str | None
+    error_code: str | None
+    error_message: str | None
+
+
+def target_event(session: AsyncSession, target: TargetView) -> None:
     """`target.published` / `target.failed` for a target that just reached that state."""
     if target.status not in (TargetStatus.PUBLISHED, TargetStatus.FAILED):
         return

@@ -33,7 +33,8 @@ from polypost.platforms.credentials import load_credentials
 from polypost.platforms.registry import adapter_for
 from polypost.posts import errors
 from polypost.posts.drafts import Prepared, load_accounts, prepare, warm_account_checks
-from polypost.posts.jobs import PRESTAGE, enqueue_many
+from polypost.posts.enqueue import DueTarget, enqueue_many
+from polypost.posts.jobs import PRESTAGE
 from polypost.posts.lifecycle import lock_post, post_event_data, refresh_post_status
 from polypost.posts.outgoing import build_steps, per_platform
 from polypost.posts.presenters import PostView
@@ -118,7 +119,7 @@ def _queue_after_commit(session: AsyncSession, runtime: Runtime, targets: list[P
     jobs, and a post scheduled for next week costs no queue work now)."""
     horizon = utcnow() + PRESTAGE
     jobs = [
-        (t.id, t.revision, t.scheduled_at)
+        DueTarget(t.post_id, t.id, t.revision, t.scheduled_at)
         for t in targets
         if t.status == TargetStatus.SCHEDULED
         and t.scheduled_at is not None
@@ -128,7 +129,7 @@ def _queue_after_commit(session: AsyncSession, runtime: Runtime, targets: list[P
         return
 
     async def enqueue() -> None:
-        await enqueue_many(runtime, jobs)  # type: ignore[arg-type]
+        await enqueue_many(runtime, jobs)
 
     after_commit(session, enqueue)
 

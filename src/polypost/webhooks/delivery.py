@@ -541,12 +541,15 @@ async def deliver_due(
         async with slots:
             return await attempt(runtime, client, claimed, request_timeout=request_timeout)
 
+    claimed = await claim_due(runtime, now=now, limit=batch_size)
+    if not claimed:
+        return stats  # the common case, every second: no client (and no TLS context) built
     async with guarded_client(runtime.settings.outbound_allow, timeout=request_timeout) as client:
-        while time.monotonic() < deadline:
-            claimed = await claim_due(runtime, now=now, limit=batch_size)
-            if not claimed:
-                break
+        while claimed:
             results = await asyncio.gather(*(one(client, c) for c in claimed))
             stats.attempted += len(claimed)
             stats.delivered += sum(s == DeliveryStatus.DELIVERED for s in results)
+            if time.monotonic() >= deadline:
+                break
+            claimed = await claim_due(runtime, now=now, limit=batch_size)
     return stats

@@ -12,10 +12,12 @@ from prometheus_client import start_http_server
 
 from polypost.accounts.oauth import purge_oauth_states
 from polypost.accounts.tokens import refresh_expiring_tokens
+from polypost.core.heap import settle_heap
 from polypost.core.logging import configure_logging
 from polypost.core.runtime import Runtime
 from polypost.media.jobs import expire_pending_media
 from polypost.ops.metrics import REGISTRY
+from polypost.posts.group_jobs import publish_targets
 from polypost.posts.jobs import publish_target, reconcile_targets
 from polypost.settings import load_settings
 from polypost.webhooks.jobs import deliver_webhooks, dispatch_events
@@ -26,11 +28,12 @@ from polypost.worker.jobs import heartbeat, purge_idempotency_keys
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
-    ctx["runtime"] = Runtime.build(settings)
+    ctx["runtime"] = Runtime.build(settings, pre_ping=False)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, registry=REGISTRY)
     ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}"
     await heartbeat(ctx)  # type: ignore[arg-type]
+    settle_heap()
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -53,6 +56,7 @@ class WorkerSettings:
         purge_idempotency_keys,
         deliver_webhooks,
         func(publish_target, name="publish_target", max_tries=1000),  # type: ignore[arg-type]
+        func(publish_targets, name="publish_targets", max_tries=1000),  # type: ignore[arg-type]
     ]
     cron_jobs = [
         cron(heartbeat, second=set(range(0, 60, 10)), run_at_startup=False, unique=False),  # type: ignore[arg-type]

@@ -14,10 +14,11 @@ import asyncio
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts.schemas import NativePost
+from polypost.core.coalesce import Coalescer
 from polypost.core.ids import new_id
 from polypost.core.pagination import Page, PageParams, paginate
 from polypost.core.runtime import Runtime
@@ -70,20 +71,30 @@ class SandboxAdapter:
         post: Outgoing | None = None,
         platform_post_id: str | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> SandboxLedgerEntry:
-        entry = SandboxLedgerEntry(
-            id=new_id("sbl"),
-            account_id=credentials.account_id,
-            action=action,
-            outcome=outcome,
-            platform_post_id=platform_post_id,
-            idempotency_key=post.key if post is not None else None,
-            text=post.text if post is not None else None,
-            payload=payload or {},
+    ) -> None:
+        """Append to the ledger; returns once the entry is committed. Entries written by
+        concurrent publishes share one transaction (see `Coalescer`)."""
+        ledger: Coalescer[dict[str, Any], None] = self.runtime.extras.get("sandbox_ledger")  # type: ignore[assignment]
+        if ledger is None:
+            ledger = self.runtime.extras["sandbox_ledger"] = Coalescer(self._write)
+        await ledger.submit(
+            {
+                "id": new_id("sbl"),
+                "account_id": credentials.account_id,
+                "action": action,
+                "outcome": outcome,
+                "platform_post_id": platform_post_id,
+                "idempotency_key": post.key if post is not None else None,
+                "text": post.text if post is not None else None,
+                "payload": payload or {},
+                "created_at": utcnow(),
+            }
         )
+
+    async def _write(self, entries: list[dict[str, Any]]) -> list[None]:
         async with self.runtime.sessions() as session, session.begin():
-            session.add(entry)
-        return entry
+            await session.execute(insert(SandboxLedgerEntry), entries)
+        return [None] * len(entries)
 
     async def _inject(self, credentials: Credentials, action: str, post: Outgoing) -> None:
         """Latency, then the configured failure for the first `failTimes` publishes."""
