@@ -167,28 +167,28 @@ async def _claim_group(
                     post_id=post_id,
                     attempts=row.attempts,
                 )
-            return await _prepare_group(runtime, session, post_id, claims)
+            return await _prepare_group(runtime, session, claims)
     except jobs.NotClaimed:
         return []
 
 
 async def _prepare_group(
-    runtime: Runtime, session: AsyncSession, post_id: str, claims: dict[str, Claim]
+    runtime: Runtime, session: AsyncSession, claims: dict[str, Claim]
 ) -> list[tuple[Claim, Work]]:
-    post = await session.get(Post, post_id)
-    assert post is not None
     loaded = (
         await session.execute(
-            select(PostTarget, SocialAccount)
+            select(PostTarget, Post, SocialAccount)
+            .join(Post, Post.id == PostTarget.post_id)
             .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
             .where(PostTarget.id.in_(list(claims)))
         )
     ).all()
+    post = loaded[0][1]  # one identity in the session: every row holds the same object
     media = await jobs.load_media(session, post)
     urls = await jobs.media_urls(runtime, media)
     prepared: list[tuple[Claim, Work]] = []
     markers: list[dict[str, Any]] = []
-    for target, account in loaded:
+    for target, _, account in loaded:
         claim = claims[target.id]
         work = await jobs.prepare_work(
             runtime, session, claim, target, post, account, media, urls, mark=True
