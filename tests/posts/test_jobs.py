@@ -18,6 +18,7 @@ from polypost.platforms import registry
 from polypost.platforms.base import Credentials, Outgoing, Pending, Published, Transient
 from polypost.platforms.sandbox.adapter import SandboxAdapter
 from polypost.posts import jobs
+from polypost.posts.enqueue import job_id
 from polypost.worker.context import JobContext
 from tests.fixtures.factories import Tenant, connect_sandbox, make_tenant
 from tests.fixtures.jobs import RunJobs
@@ -324,6 +325,24 @@ class TestRecovery:
         await runtime.redis.flushdb()
         assert (await jobs.reconcile_targets(ctx(runtime)))["enqueued"] == 1
         assert (await jobs.reconcile_targets(ctx(runtime)))["enqueued"] == 0  # noticed once
+        await run_jobs()
+        body = await status(client, tenant, created["postId"])
+        assert body["status"] == "published"
+        assert len(await ledger_of(client, tenant, account)) == 1
+
+    @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+    async def test_a_job_arq_finished_without_running_is_replaced(
+        self, client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, run_jobs: RunJobs
+    ):
+        """A flush can leave arq a job id without its data: arq records it as expired and
+        its kept result refuses the id; the reconciler hands the target over anew."""
+        assert runtime.redis is not None
+        account = await connect_sandbox(client, tenant)
+        created = await post_to(client, tenant, [account])
+        target_id = created["targets"][0]["targetId"]
+        await runtime.redis.flushdb()
+        await runtime.redis.set(f"arq:result:{job_id(target_id, 1)}", b"expired", ex=60)
+        await jobs.reconcile_targets(ctx(runtime))
         await run_jobs()
         body = await status(client, tenant, created["postId"])
         assert body["status"] == "published"

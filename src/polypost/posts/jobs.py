@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, result_key_prefix
 from arq.worker import Retry
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -801,20 +801,22 @@ async def _queue_lost(runtime: Runtime) -> bool:
 
 
 async def _free_stranded_jobs(runtime: Runtime, due: list[PlannedJob]) -> int:
-    """Jobs a dead worker took from arq but never claimed in Postgres.
+    """Due targets whose job id arq will not take again, handed over under a new one.
 
-    arq keeps such a job "in progress" until its job_timeout + 10 s pass, refusing the
-    same job id meanwhile. A target still `scheduled` whose job has been in progress since
-    before the last reconcile period was taken by a worker that died before claiming (a
-    live one claims at once), so it gets a new revision and a new job; the old job, should
-    arq ever re-run it, finds a stale revision and exits. Never a double post: only the
-    claim in Postgres lets anyone publish.
+    A target still `scheduled` and due after the reconcile grace period has a job that
+    cannot run: either a worker died after taking it from arq but before claiming (arq
+    keeps it "in progress" until its job_timeout + 10 s pass), or arq already finished
+    it without running it (a job whose data vanished in a Redis flush is recorded as
+    "expired", and the kept result blocks the id for `keep_result`). Either way arq
+    refuses the same job id meanwhile, so the target gets a new revision and a new job;
+    the old job, should arq ever run it, finds a stale revision and exits. Never a double
+    post: only the claim in Postgres lets anyone publish.
     """
     if runtime.redis is None or not due:
         return 0
     pipe = runtime.redis.pipeline(transaction=False)
     for job in due:
-        pipe.exists(f"{in_progress_key_prefix}{job.job_id}")
+        pipe.exists(f"{in_progress_key_prefix}{job.job_id}", f"{result_key_prefix}{job.job_id}")
     flags = await pipe.execute()
     stuck = [target for job, flag in zip(due, flags, strict=True) if flag for target in job.targets]
     if not stuck:
