@@ -25,7 +25,8 @@ MISS_REASONS: dict[str, str] = {
         "route body is ~15%, key lookup ~5%, duplicate check ~6%); the rest is framework, ORM "
         "and driver overhead per statement (an async ORM session costs about 2.4 times raw "
         "asyncpg for a single SELECT on this kind of machine). Half the bare endpoint's rate "
-        "needs about 2 ms of CPU per request, which this stack does not reach with seven statements in two sessions; "
+        "needs about 2 ms of CPU per request, which this stack does not reach with seven "
+        "statements in two sessions; "
         "the next steps are one session per request for authentication and the route, Core "
         "inserts, and no pre-ping (a dropped connection answered as 503)."
     ),
