@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import isoformat, utcnow
@@ -37,8 +37,10 @@ def ctx(runtime: Runtime, worker: str = "test") -> JobContext:
     return {"runtime": runtime, "worker_id": worker, "job_try": 1}
 
 
-async def post_now(client: httpx.AsyncClient, tenant: Tenant, accounts: list[str]) -> Any:
-    body = {"accountIds": accounts, "content": "together", "scheduledAt": isoformat(utcnow())}
+async def post_now(
+    client: httpx.AsyncClient, tenant: Tenant, accounts: list[str], content: str = "together"
+) -> Any:
+    body = {"accountIds": accounts, "content": content, "scheduledAt": isoformat(utcnow())}
     response = await client.post("/v1/posts", headers=tenant.headers, json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -163,3 +165,48 @@ async def test_a_dead_workers_lease_still_expires(
         await publishing
     await asyncio.sleep(0.5)
     assert (await jobs.reconcile_targets(ctx(runtime)))["recovered"] == 2
+
+
+async def test_posts_due_together_are_claimed_and_recorded_together(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    accounts = [await connect_sandbox(client, tenant, latencyMs=20) for _ in range(3)]
+    posts = [await post_now(client, tenant, accounts, f"post {n}") for n in range(4)]
+    results = await asyncio.gather(
+        *(
+            publish_targets(
+                ctx(runtime), post["postId"], [[t["targetId"], 1] for t in post["targets"]]
+            )
+            for post in posts
+        )
+    )
+    assert results == [{"published": 3, "skipped": 0}] * 4
+    for post in posts:
+        body = (await client.get(f"/v1/posts/{post['postId']}", headers=tenant.headers)).json()
+        assert body["status"] == "published"
+    for account in accounts:
+        assert len(await ledger_of(client, tenant, account)) == 4
+    types = await event_types(runtime)
+    assert types.count("post.publishing") == 4
+    assert types.count("post.published") == 4
+    assert types.count("target.published") == 12
+
+
+async def test_a_target_whose_lease_was_taken_is_not_overwritten(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    accounts = [await connect_sandbox(client, tenant, latencyMs=300) for _ in range(2)]
+    created = await post_now(client, tenant, accounts)
+    items = sorted([t["targetId"], 1] for t in created["targets"])
+    publishing = asyncio.create_task(publish_targets(ctx(runtime), created["postId"], items))
+    await asyncio.sleep(0.15)
+    stolen = items[0][0]
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(PostTarget).where(PostTarget.id == stolen).values(lease_owner="recovery:1")
+        )
+    assert await publishing == {"published": 1, "lease_lost": 1, "skipped": 0}
+    async with runtime.sessions() as session:
+        rows = dict((await session.execute(select(PostTarget.id, PostTarget.status))).all())
+    assert rows[stolen] == "publishing"  # left to the worker that holds it now
+    assert rows[items[1][0]] == "published"

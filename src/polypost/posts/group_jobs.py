@@ -1,10 +1,11 @@
 """Publishing the targets of one post that fall due together, as one job.
 
 A post to ten accounts is ten targets due at the same instant. Publishing them as one
-job claims them in one statement, reads their accounts in one query, publishes them
-concurrently and writes their results in one transaction, instead of paying a queue job
-and several transactions per target. Everything that is not that common first attempt
-(a retry, a parked upload, a recovery) continues as the per-target `publish_target` job,
+job, and claiming and recording the targets of every job a worker process starts or
+finishes within a few milliseconds together (one transaction each way, see
+`core/coalesce.py`), replaces a queue job and several transactions per target with a
+handful of statements per burst. Everything that is not that common first attempt (a
+retry, a parked upload, a recovery) continues as the per-target `publish_target` job,
 with the same claim, lease and in-flight rules (posts/jobs.py).
 """
 
@@ -23,26 +24,31 @@ from sqlalchemy import Table, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.core.coalesce import Coalescer
+from polypost.core.ids import new_id
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import utcnow
-from polypost.models import Post, PostTarget, SocialAccount, TargetStatus
+from polypost.models import Media, Post, PostTarget, SocialAccount, TargetStatus
 from polypost.ops.metrics import PUBLISH_LAG
 from polypost.posts import jobs
 from polypost.posts.enqueue import job_id
 from polypost.posts.jobs import Claim, LeaseLost, Work
 from polypost.posts.lifecycle import (
-    announce_publishing,
-    lock_post_state,
-    mark_publishing,
+    announce_publishing_with,
+    flip_to_publishing,
+    lock_post_states,
     settle_post_status,
+    statuses_by_post,
     target_event,
 )
 from polypost.worker.context import JobContext
 
 logger = logging.getLogger(__name__)
 
-# Results arriving this close together are written in one transaction.
-FINISH_WINDOW = 0.005
+# Claims (and results) arriving this close together share one transaction.
+BATCH_WINDOW = 0.005
+# Jobs per claim transaction (each up to GROUP_SIZE targets), results per result one.
+CLAIM_BATCH = 40
+FINISH_BATCH = 500
 
 _TABLE = cast(Table, PostTarget.__table__)
 _targets = _TABLE.c
@@ -71,15 +77,12 @@ async def publish_targets(ctx: JobContext, post_id: str, items: list[Any]) -> di
     """Publish the given targets of one post; each is claimed exactly as `publish_target`
     would, so a group job and a per-target job for the same target never both publish."""
     runtime = ctx["runtime"]
-    owner = f"{ctx['worker_id']}:{ctx.get('job_try', 1)}"
+    batcher = _batcher(runtime)
     wanted = [(str(target_id), int(revision)) for target_id, revision in items]
-    claimed = await _claim_group(runtime, post_id, wanted, owner)
-    finisher: Coalescer[Claim, bool] = Coalescer(
-        partial(_succeed_group, runtime, post_id), window=FINISH_WINDOW
-    )
+    claimed = await batcher.claims.submit(_Wanted(post_id, wanted, str(ctx["worker_id"])))
 
     async def finish(claim: Claim) -> None:
-        if not await finisher.submit(claim):
+        if not await batcher.finishes.submit(claim):
             raise LeaseLost(claim.target_id)
 
     outcomes = await asyncio.gather(
@@ -88,6 +91,35 @@ async def publish_targets(ctx: JobContext, post_id: str, items: list[Any]) -> di
     counts = Counter(outcomes)
     counts["skipped"] += len(wanted) - len(claimed)
     return dict(counts)
+
+
+@dataclass
+class _Wanted:
+    post_id: str
+    targets: list[tuple[str, int]]
+    worker_id: str
+
+
+@dataclass
+class _Batcher:
+    """The claim and result coalescers of one worker process (one per runtime)."""
+
+    claims: Coalescer[_Wanted, list[tuple[Claim, Work]]]
+    finishes: Coalescer[Claim, bool]
+
+
+def _batcher(runtime: Runtime) -> _Batcher:
+    batcher: _Batcher | None = runtime.extras.get("publish_batcher")
+    if batcher is None:
+        batcher = runtime.extras["publish_batcher"] = _Batcher(
+            claims=Coalescer(
+                partial(_claim_batch, runtime), window=BATCH_WINDOW, max_items=CLAIM_BATCH
+            ),
+            finishes=Coalescer(
+                partial(_succeed_batch, runtime), window=BATCH_WINDOW, max_items=FINISH_BATCH
+            ),
+        )
+    return batcher
 
 
 async def _publish_one(runtime: Runtime, claim: Claim, work: Work, finish: jobs.Finish) -> str:
@@ -108,73 +140,86 @@ async def _publish_one(runtime: Runtime, claim: Claim, work: Work, finish: jobs.
         return "retrying"
 
 
-async def _claim_group(
-    runtime: Runtime, post_id: str, wanted: list[tuple[str, int]], owner: str
-) -> list[tuple[Claim, Work]]:
-    """Claim every wanted target still due at its revision, in one transaction with the
-    reads their publishes need and the first in-flight marker of each."""
+async def _claim_batch(runtime: Runtime, requests: list[_Wanted]) -> list[list[tuple[Claim, Work]]]:
+    """Claim every wanted target still due at its revision, for several jobs at once.
+
+    One transaction: lock the posts (in id order), claim the targets in one UPDATE, flip
+    the posts that got a claim to `publishing`, read what the publishes need and write
+    every first in-flight marker. A target two jobs of the batch both want goes to the
+    first.
+    """
     now = utcnow()
     lease = jobs.lease_for(runtime)
-    try:
-        async with runtime.sessions() as session, session.begin():
-            flipped = await mark_publishing(session, post_id=post_id)
-            rows = (
-                await session.execute(
-                    update(PostTarget)
-                    .where(
-                        tuple_(PostTarget.id, PostTarget.revision).in_(wanted),
-                        PostTarget.post_id == post_id,
-                        PostTarget.status == TargetStatus.SCHEDULED,
-                        or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
-                        or_(
-                            PostTarget.next_attempt_at.is_(None),
-                            PostTarget.next_attempt_at <= now,
-                        ),
-                    )
-                    .values(
-                        status=TargetStatus.PUBLISHING,
-                        lease_owner=owner,
-                        lease_expires_at=now + lease,
-                        attempts=PostTarget.attempts + 1,
-                        updated_at=now,
-                    )
-                    .returning(
-                        PostTarget.id,
-                        PostTarget.progress,
-                        PostTarget.attempts,
-                        PostTarget.scheduled_at,
-                        PostTarget.next_attempt_at,
-                    )
-                    .execution_options(synchronize_session=False)
+    # One owner per batch: each claim below is won once, so the guard stays exact.
+    owner = f"{requests[0].worker_id}:{new_id('ls')}"
+    post_ids = sorted({request.post_id for request in requests})
+    wanted = sorted({target for request in requests for target in request.targets})
+    async with runtime.sessions() as session, session.begin():
+        await lock_post_states(session, post_ids)
+        rows = (
+            await session.execute(
+                update(PostTarget)
+                .where(
+                    tuple_(PostTarget.id, PostTarget.revision).in_(wanted),
+                    PostTarget.post_id.in_(post_ids),
+                    PostTarget.status == TargetStatus.SCHEDULED,
+                    or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
+                    or_(
+                        PostTarget.next_attempt_at.is_(None),
+                        PostTarget.next_attempt_at <= now,
+                    ),
                 )
-            ).all()
-            if not rows:
-                raise jobs.NotClaimed
-            if flipped is not None:
-                await announce_publishing(session, flipped)
-            claims: dict[str, Claim] = {}
-            for row in rows:
-                due = max(
-                    (d for d in (row.scheduled_at, row.next_attempt_at) if d is not None),
-                    default=now,
+                .values(
+                    status=TargetStatus.PUBLISHING,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease,
+                    attempts=PostTarget.attempts + 1,
+                    updated_at=now,
                 )
-                PUBLISH_LAG.observe(max(0.0, (now - due).total_seconds()))
-                claims[row.id] = Claim(
-                    target_id=row.id,
-                    owner=owner,
-                    lease=lease,
-                    progress=dict(row.progress or {}),
-                    post_id=post_id,
-                    attempts=row.attempts,
+                .returning(
+                    PostTarget.id,
+                    PostTarget.post_id,
+                    PostTarget.progress,
+                    PostTarget.attempts,
+                    PostTarget.scheduled_at,
+                    PostTarget.next_attempt_at,
                 )
-            return await _prepare_group(runtime, session, claims)
-    except jobs.NotClaimed:
-        return []
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        if not rows:
+            return [[] for _ in requests]
+        flipped = await flip_to_publishing(session, sorted({row.post_id for row in rows}))
+        if flipped:
+            statuses = await statuses_by_post(session, [post.id for post in flipped])
+            for post in flipped:
+                announce_publishing_with(session, post, statuses[post.id])
+        claims: dict[str, Claim] = {}
+        for row in rows:
+            due = max(
+                (d for d in (row.scheduled_at, row.next_attempt_at) if d is not None),
+                default=now,
+            )
+            PUBLISH_LAG.observe(max(0.0, (now - due).total_seconds()))
+            claims[row.id] = Claim(
+                target_id=row.id,
+                owner=owner,
+                lease=lease,
+                progress=dict(row.progress or {}),
+                post_id=row.post_id,
+                attempts=row.attempts,
+            )
+        prepared = await _prepare_batch(runtime, session, claims)
+    answers: list[list[tuple[Claim, Work]]] = []
+    for request in requests:
+        mine = [prepared.pop(target) for target, _ in request.targets if target in prepared]
+        answers.append(mine)
+    return answers
 
 
-async def _prepare_group(
+async def _prepare_batch(
     runtime: Runtime, session: AsyncSession, claims: dict[str, Claim]
-) -> list[tuple[Claim, Work]]:
+) -> dict[str, tuple[Claim, Work]]:
     loaded = (
         await session.execute(
             select(PostTarget, Post, SocialAccount)
@@ -183,19 +228,21 @@ async def _prepare_group(
             .where(PostTarget.id.in_(list(claims)))
         )
     ).all()
-    post = loaded[0][1]  # one identity in the session: every row holds the same object
-    media = await jobs.load_media(session, post)
-    urls = await jobs.media_urls(runtime, media)
-    prepared: list[tuple[Claim, Work]] = []
+    media_of: dict[str, tuple[dict[str, Media], dict[str, str]]] = {}
+    prepared: dict[str, tuple[Claim, Work]] = {}
     markers: list[dict[str, Any]] = []
-    for target, _, account in loaded:
+    for target, post, account in loaded:
+        if post.id not in media_of:
+            media = await jobs.load_media(session, post)
+            media_of[post.id] = (media, await jobs.media_urls(runtime, media))
+        media, urls = media_of[post.id]
         claim = claims[target.id]
         work = await jobs.prepare_work(
             runtime, session, claim, target, post, account, media, urls, mark=True
         )
         if work.marked is not None:
             markers.append({"b_id": claim.target_id, "b_progress": dict(claim.progress)})
-        prepared.append((claim, work))
+        prepared[target.id] = (claim, work)
     if markers:
         # Rows this transaction just claimed: no other worker can hold them.
         await session.execute(_WRITE_MARKER, markers)
@@ -209,13 +256,15 @@ class _Held:
     platform: str
 
 
-async def _succeed_group(runtime: Runtime, post_id: str, claims: list[Claim]) -> list[bool]:
-    """Write the success of several targets of one post, their events and the post's
-    status in one transaction. A target whose lease another worker took is left alone
-    (False for it), exactly as `_succeed` would refuse it."""
+async def _succeed_batch(runtime: Runtime, claims: list[Claim]) -> list[bool]:
+    """Write the success of several targets, their events and their posts' statuses in one
+    transaction, holding the posts' row locks (taken in id order) so sibling targets
+    finishing at the same moment see each other's state. A target whose lease another
+    worker took is left alone (False for it), exactly as `_succeed` would refuse it."""
     now = utcnow()
+    post_ids = sorted({claim.post_id for claim in claims})
     async with runtime.sessions() as session, session.begin():
-        post = await lock_post_state(session, post_id)
+        posts = await lock_post_states(session, post_ids)
         owners = {claim.target_id: claim.owner for claim in claims}
         rows = (
             await session.execute(
@@ -251,10 +300,11 @@ async def _succeed_group(runtime: Runtime, post_id: str, claims: list[Claim]) ->
                     "b_permalink": main.get("url"),
                     "b_now": now,
                     "b_progress": dict(claim.progress),
+                    "post_id": claim.post_id,
                 }
             )
         if writes:
-            await session.execute(_WRITE_PUBLISHED, writes)
+            await session.execute(_WRITE_PUBLISHED, [_params(write) for write in writes])
             for write in writes:
                 info = held[write["b_id"]]
                 target_event(
@@ -262,21 +312,26 @@ async def _succeed_group(runtime: Runtime, post_id: str, claims: list[Claim]) ->
                     _PublishedTarget(
                         id=write["b_id"],
                         workspace_id=info.workspace_id,
-                        post_id=post_id,
+                        post_id=write["post_id"],
                         account_id=info.account_id,
                         platform=info.platform,
                         platform_post_id=write["b_platform_post_id"],
                         permalink=write["b_permalink"],
                     ),
                 )
-        if post is not None:
-            await settle_post_status(session, post)
+        statuses = await statuses_by_post(session, list(posts))
+        for post_id, post in posts.items():
+            await settle_post_status(session, post, statuses[post_id])
     return [claim.target_id in held for claim in claims]
+
+
+def _params(write: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in write.items() if key.startswith("b_")}
 
 
 @dataclass
 class _PublishedTarget:
-    """What `target_event` reads of a target `_succeed_group` just wrote."""
+    """What `target_event` reads of a target `_succeed_batch` just wrote."""
 
     id: str
     workspace_id: str

@@ -67,9 +67,36 @@ async def lock_post_state(session: AsyncSession, post_id: str) -> PostState | No
     return None if row is None else PostState(*row)
 
 
-async def settle_post_status(session: AsyncSession, post: PostState) -> str:
-    """`refresh_post_status` for a locked `PostState`."""
-    statuses = await target_statuses(session, post.id)
+async def lock_post_states(session: AsyncSession, post_ids: list[str]) -> dict[str, PostState]:
+    """`lock_post_state` for several posts, locked in id order (so two transactions
+    locking overlapping sets cannot deadlock)."""
+    rows = await session.execute(
+        select(Post.id, Post.workspace_id, Post.status, Post.scheduled_at, Post.published_at)
+        .where(Post.id.in_(sorted(post_ids)))
+        .order_by(Post.id)
+        .with_for_update()
+    )
+    return {row.id: PostState(*row) for row in rows}
+
+
+async def statuses_by_post(session: AsyncSession, post_ids: list[str]) -> dict[str, list[str]]:
+    """Every target status of each post, in one query."""
+    found: dict[str, list[str]] = {post_id: [] for post_id in post_ids}
+    rows = await session.execute(
+        select(PostTarget.post_id, PostTarget.status).where(PostTarget.post_id.in_(post_ids))
+    )
+    for post_id, status in rows:
+        found[post_id].append(status)
+    return found
+
+
+async def settle_post_status(
+    session: AsyncSession, post: PostState, statuses: list[str] | None = None
+) -> str:
+    """`refresh_post_status` for a locked `PostState` (`statuses`: its targets' statuses,
+    when already read under the lock)."""
+    if statuses is None:
+        statuses = await target_statuses(session, post.id)
     new = derive_post_status(statuses)
     old = post.status
     if new == old:
@@ -115,6 +142,30 @@ async def mark_publishing(
     return PostState(
         row.id, row.workspace_id, PostStatus.PUBLISHING, row.scheduled_at, row.published_at
     )
+
+
+async def flip_to_publishing(session: AsyncSession, post_ids: list[str]) -> list[PostState]:
+    """`mark_publishing` for several posts already locked by this transaction; returns
+    those that changed, for `announce_publishing`."""
+    now = utcnow()
+    rows = await session.execute(
+        update(Post)
+        .where(Post.id.in_(post_ids), Post.status != PostStatus.PUBLISHING)
+        .values(status=PostStatus.PUBLISHING, updated_at=now)
+        .returning(Post.id, Post.workspace_id, Post.scheduled_at, Post.published_at)
+        .execution_options(synchronize_session=False)
+    )
+    return [
+        PostState(
+            row.id, row.workspace_id, PostStatus.PUBLISHING, row.scheduled_at, row.published_at
+        )
+        for row in rows
+    ]
+
+
+def announce_publishing_with(session: AsyncSession, post: PostState, statuses: list[str]) -> None:
+    """`announce_publishing` with the post's target statuses already read."""
+    _status_event(session, post, "", PostStatus.PUBLISHING, statuses)
 
 
 async def announce_publishing(session: AsyncSession, post: PostState) -> None:
