@@ -6,12 +6,10 @@ from polypost.core.runtime import Runtime
 from polypost.settings import MediaStorage, Settings
 from polypost.storage.base import ObjectInfo, Storage, StorageError, UploadTarget
 from polypost.storage.local import LocalStorage
-from polypost.storage.s3 import S3Storage
 
 __all__ = [
     "LocalStorage",
     "ObjectInfo",
-    "S3Storage",
     "Storage",
     "StorageError",
     "UploadTarget",
@@ -25,6 +23,9 @@ _EXTRAS_KEY = "storage"
 def build_storage(settings: Settings) -> Storage:
     """The backend `POLYPOST_MEDIA_STORAGE` selects."""
     if settings.media_storage is MediaStorage.S3:
+        # boto3 costs tens of MB of memory: only processes that use S3 load it.
+        from polypost.storage.s3 import S3Storage
+
         assert settings.s3_bucket is not None, "validated by Settings"
         return S3Storage(
             bucket=settings.s3_bucket,
