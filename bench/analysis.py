@@ -48,21 +48,22 @@ MISS_REASONS: dict[str, str] = {
     ),
     "b.rate": (
         "The pipeline is CPU-bound: both cores are busy for the whole burst. A post's due targets "
-        "are one `publish_targets` job (`posts/group_jobs.py`): one transaction claims all ten "
-        "(`UPDATE … RETURNING`), flips the post to publishing, reads targets, post and accounts in"
-        " one query and writes every first in-flight marker (`executemany`); the ten calls run "
-        "concurrently; the sandbox ledger rows of concurrent calls share one transaction "
-        "(`core/coalesce.py`), and the ten results, their events and the post's status are "
-        "written in one transaction. That is about 14 statements in 4 transactions per ten "
-        "targets, against 21 statements in 7 transactions per target before (CPU per target "
-        "fell from 41.6 ms to the figure above). What remains is fixed cost per statement in "
-        "SQLAlchemy's async ORM session, asyncpg and asyncio (cProfile: our own code, steps, "
-        "credentials and events included, is under 0.5 ms per target), plus the worker's arq "
-        "machinery per job. 1,000 targets/s on two cores that also run Postgres, Redis and the"
-        " load generator means ≤ 2 ms per target all in; the next steps are Core statements on a "
-        "plain connection instead of the ORM session on this path, and one claim and one result "
-        "transaction per worker process for all jobs finishing in the same few milliseconds "
-        "(today each post has its own)."
+        "are one `publish_targets` job (`posts/group_jobs.py`), and the jobs a worker process "
+        "starts within the same few milliseconds are claimed together (`core/coalesce.py`): one"
+        " transaction locks their posts, claims every target (`UPDATE … RETURNING`), flips the "
+        "posts to publishing, reads targets, posts and accounts in one query and writes every "
+        "first in-flight marker (`executemany`). The calls run concurrently; the sandbox ledger "
+        "rows of concurrent calls share one transaction, and the results finishing together, "
+        "their events and their posts' statuses another. Per ten targets that is a handful of "
+        "statements, against 21 statements in 7 transactions per target before (CPU per target "
+        "fell from 41.6 ms to the figure above, and uvloop under `polypost worker` took another "
+        "quarter off). What remains is fixed cost in SQLAlchemy's async ORM session, asyncpg and"
+        " the event loop, about 1 ms per target in Postgres (three row versions per target: "
+        "claim, in-flight marker, result), and arq's machinery per job. Run-to-run spread on "
+        "this machine is wide: quick runs of the same code measured 757/s. 1,000 targets/s on "
+        "two cores that also run Postgres, Redis and the load generator means ≤ 2 ms per target"
+        " all in; the next steps are Core statements on a plain connection instead of the ORM "
+        "session on this path, and writing the first in-flight marker in the claim's own UPDATE."
     ),
     "b.ceiling": (
         "This is the same CPU cost seen as a ceiling: even on two idle cores the measured CPU per "
@@ -75,8 +76,9 @@ MISS_REASONS: dict[str, str] = {
         "only sleep 100 ms in the same run: when it is far above ~1.6 s, the machine was busy."
     ),
     "c.all.10000": (
-        "10,000 targets in 15 s needs ≥ 667 targets/s all the way; the pipeline's CPU per target "
-        "in (b) puts the drain above that. Same causes and next steps as (b)."
+        "10,000 targets in 15 s needs ≥ 667 targets/s all the way, which is the rate of (b) on "
+        "a quiet machine (a quick run of the same code: 13.2 s) but not with the spread seen "
+        "here. Same causes and next steps as (b)."
     ),
     "d.flushdb": (
         "The reconciler keeps a sentinel key in Redis; when a flush removes it, its next pass "
@@ -94,14 +96,14 @@ MISS_REASONS: dict[str, str] = {
         "claiming are replaced after the 30 s grace. Recovery is those ~35 s plus the drain."
     ),
     "e.api": (
-        "Most of it is import time: `import polypost.app` alone reaches ~117 MB RSS, and "
-        "boto3/botocore, pypdf and Pillow are imported at start-up in every process even with "
-        "local storage and no media work; importing them where they are used would save tens of MB"
-        " per process."
+        "Most of it is import time: `import polypost.app` reaches ~106 MB RSS. boto3 is now "
+        "imported only by processes configured for S3 storage; Pillow and pypdf still load at "
+        "start-up in every process (media probing imports them at module level) and are the "
+        "next to defer."
     ),
     "e.worker": (
-        "As for the API: the worker imports the whole application (boto3, pypdf, Pillow included) "
-        "at start-up."
+        "As for the API: the worker imports the whole application (Pillow and pypdf included) at"
+        " start-up."
     ),
 }
 
@@ -150,5 +152,6 @@ actually get; CPU time per request or per target hardly does. When the machine i
 shared, compare the CPU rows (and the ceilings derived from them) across runs, and
 re-measure the rest on a quiet machine: `python -m bench` (15-20 minutes; `--quick`
 about 8; `--only a` for one section; `--max-jobs`, `--workers`, `--bursts` to try other
-settings; `--help` for the rest).
+settings; `--json` saves the figures and `--render` writes this page again from them
+with the current explanations; `--help` for the rest).
 """

@@ -74,6 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="markdown file to write ('-' for stdout)",
     )
     parser.add_argument("--json", help="also write the raw figures as JSON here")
+    parser.add_argument(
+        "--render",
+        metavar="JSON",
+        help="measure nothing: write the page again from a run saved with --json, with the "
+        "current explanations",
+    )
     return parser.parse_args(argv)
 
 
@@ -490,6 +496,20 @@ def memory_figures(run: Run, harness: Harness, bare: Service | None) -> None:
         )
 
 
+def render_saved(args: argparse.Namespace) -> int:
+    run = Run.from_json(json.loads(Path(args.render).read_text()))
+    page = render(run, analysis.MISS_REASONS, analysis.APPENDIX)
+    if args.output == "-":
+        sys.stdout.write(page)
+    else:
+        Path(args.output).write_text(page)
+        print(f"[bench] wrote {args.output}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(main_async(parse_args(argv)))
+    args = parse_args(argv)
+    if args.render:
+        return render_saved(args)
+    return asyncio.run(main_async(args))

@@ -53,6 +53,16 @@ class Run:
     def detail(self, name: str, value: str) -> None:
         self.details.append((name, value))
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        """The run `as_json` saved."""
+        fields = {k: v for k, v in data.items() if k not in ("figures", "details")}
+        run = cls(**fields)
+        for entry in data["figures"]:
+            run.add(Figure(**{k: v for k, v in entry.items() if k != "ratio"}))
+        run.details = [(name, value) for name, value in data["details"]]
+        return run
+
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         for entry, figure in zip(data["figures"], self.figures, strict=True):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -20,6 +21,19 @@ class Studio:
     @property
     def headers(self) -> dict[str, str]:
         return self.tenant.headers
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries of the publishing jobs wait no backoff (the jitter still applies to 0)."""
+    from polypost.posts import jobs
+
+    monkeypatch.setattr(jobs, "BACKOFF_BASE", timedelta(0))
+
+
+@pytest.fixture
+async def tenant(runtime: Runtime) -> Tenant:
+    return await make_tenant(runtime)
 
 
 @pytest.fixture

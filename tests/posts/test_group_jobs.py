@@ -18,19 +18,11 @@ from polypost.models import Event, PostTarget
 from polypost.posts import jobs
 from polypost.posts.group_jobs import publish_targets
 from polypost.worker.context import JobContext
-from tests.fixtures.factories import Tenant, connect_sandbox, make_tenant
+from tests.fixtures.factories import Tenant, connect_sandbox
 from tests.fixtures.jobs import RunJobs
 from tests.posts.helpers import ledger_of
 
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "BACKOFF_BASE", timedelta(0))
-
-
-@pytest.fixture
-async def tenant(runtime: Runtime) -> Tenant:
-    return await make_tenant(runtime)
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 def ctx(runtime: Runtime, worker: str = "test") -> JobContext:
@@ -127,6 +119,17 @@ async def test_a_stale_revision_is_skipped(
     assert body["status"] == "scheduled"  # the post's status change rolled back too
 
 
+async def start_slow_publish(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, *, latency_ms: int
+) -> tuple[list[str], asyncio.Task[dict[str, int]]]:
+    """A post to two accounts whose calls take `latency_ms`, being published."""
+    accounts = [await connect_sandbox(client, tenant, latencyMs=latency_ms) for _ in range(2)]
+    created = await post_now(client, tenant, accounts)
+    items = [[t["targetId"], 1] for t in created["targets"]]
+    task = asyncio.create_task(publish_targets(ctx(runtime), created["postId"], items))
+    return accounts, task
+
+
 async def test_a_lease_is_renewed_while_a_slow_call_runs(
     client: httpx.AsyncClient,
     runtime: Runtime,
@@ -134,10 +137,7 @@ async def test_a_lease_is_renewed_while_a_slow_call_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs, "lease_for", lambda runtime: timedelta(seconds=0.6))
-    accounts = [await connect_sandbox(client, tenant, latencyMs=1500) for _ in range(2)]
-    created = await post_now(client, tenant, accounts)
-    items = [[t["targetId"], 1] for t in created["targets"]]
-    publishing = asyncio.create_task(publish_targets(ctx(runtime), created["postId"], items))
+    accounts, publishing = await start_slow_publish(client, runtime, tenant, latency_ms=1500)
     await asyncio.sleep(1.0)  # past the lease's first expiry, mid-call
     assert (await jobs.reconcile_targets(ctx(runtime)))["recovered"] == 0
     assert await publishing == {"published": 2, "skipped": 0}
@@ -155,10 +155,7 @@ async def test_a_dead_workers_lease_still_expires(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs, "lease_for", lambda runtime: timedelta(seconds=0.3))
-    accounts = [await connect_sandbox(client, tenant, latencyMs=2000) for _ in range(2)]
-    created = await post_now(client, tenant, accounts)
-    items = [[t["targetId"], 1] for t in created["targets"]]
-    publishing = asyncio.create_task(publish_targets(ctx(runtime), created["postId"], items))
+    _, publishing = await start_slow_publish(client, runtime, tenant, latency_ms=2000)
     await asyncio.sleep(0.3)
     publishing.cancel()  # the worker dies mid-call: nothing renews its leases any more
     with pytest.raises(asyncio.CancelledError):

@@ -20,19 +20,11 @@ from polypost.platforms.sandbox.adapter import SandboxAdapter
 from polypost.posts import jobs
 from polypost.posts.enqueue import job_id
 from polypost.worker.context import JobContext
-from tests.fixtures.factories import Tenant, connect_sandbox, make_tenant
+from tests.fixtures.factories import Tenant, connect_sandbox
 from tests.fixtures.jobs import RunJobs
 from tests.posts.helpers import ledger_of
 
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "BACKOFF_BASE", timedelta(0))
-
-
-@pytest.fixture
-async def tenant(runtime: Runtime) -> Tenant:
-    return await make_tenant(runtime)
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 async def post_to(client: httpx.AsyncClient, tenant: Tenant, accounts: list[str], **body: Any):
