@@ -296,12 +296,7 @@ async def main_async(args: argparse.Namespace) -> int:
         await flush_redis()  # leave the benchmark's Redis database empty
     run.machine["load at end"] = load_average()
     run.finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    page = render(run, analysis.MISS_REASONS, analysis.APPENDIX)
-    if args.output == "-":
-        sys.stdout.write(page)
-    else:
-        Path(args.output).write_text(page)
-        print(f"[bench] wrote {args.output}", flush=True)
+    write_page(run, args.output)
     if args.json:
         Path(args.json).write_text(json.dumps(run.as_json(), indent=2, default=str))
     for failure in run.failures:
@@ -496,14 +491,17 @@ def memory_figures(run: Run, harness: Harness, bare: Service | None) -> None:
         )
 
 
-def render_saved(args: argparse.Namespace) -> int:
-    run = Run.from_json(json.loads(Path(args.render).read_text()))
+def write_page(run: Run, output: str) -> None:
     page = render(run, analysis.MISS_REASONS, analysis.APPENDIX)
-    if args.output == "-":
+    if output == "-":
         sys.stdout.write(page)
     else:
-        Path(args.output).write_text(page)
-        print(f"[bench] wrote {args.output}", flush=True)
+        Path(output).write_text(page)
+        print(f"[bench] wrote {output}", flush=True)
+
+
+def render_saved(args: argparse.Namespace) -> int:
+    write_page(Run.from_json(json.loads(Path(args.render).read_text())), args.output)
     return 0
 
 

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, cast
 
 from arq.worker import Retry
-from sqlalchemy import Table, bindparam, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.core.coalesce import Coalescer
@@ -28,7 +28,6 @@ from polypost.core.ids import new_id
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import utcnow
 from polypost.models import Media, Post, PostTarget, SocialAccount, TargetStatus
-from polypost.ops.metrics import PUBLISH_LAG
 from polypost.posts import jobs
 from polypost.posts.enqueue import job_id
 from polypost.posts.jobs import Claim, LeaseLost, Work
@@ -156,37 +155,11 @@ async def _claim_batch(runtime: Runtime, requests: list[_Wanted]) -> list[list[t
     wanted = sorted({target for request in requests for target in request.targets})
     async with runtime.sessions() as session, session.begin():
         await lock_post_states(session, post_ids)
-        rows = (
-            await session.execute(
-                update(PostTarget)
-                .where(
-                    tuple_(PostTarget.id, PostTarget.revision).in_(wanted),
-                    PostTarget.post_id.in_(post_ids),
-                    PostTarget.status == TargetStatus.SCHEDULED,
-                    or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
-                    or_(
-                        PostTarget.next_attempt_at.is_(None),
-                        PostTarget.next_attempt_at <= now,
-                    ),
-                )
-                .values(
-                    status=TargetStatus.PUBLISHING,
-                    lease_owner=owner,
-                    lease_expires_at=now + lease,
-                    attempts=PostTarget.attempts + 1,
-                    updated_at=now,
-                )
-                .returning(
-                    PostTarget.id,
-                    PostTarget.post_id,
-                    PostTarget.progress,
-                    PostTarget.attempts,
-                    PostTarget.scheduled_at,
-                    PostTarget.next_attempt_at,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
+        matching = (
+            tuple_(PostTarget.id, PostTarget.revision).in_(wanted),
+            PostTarget.post_id.in_(post_ids),
+        )
+        rows = (await session.execute(jobs.claim_statement(matching, owner, lease, now))).all()
         if not rows:
             return [[] for _ in requests]
         flipped = await flip_to_publishing(session, sorted({row.post_id for row in rows}))
@@ -194,21 +167,7 @@ async def _claim_batch(runtime: Runtime, requests: list[_Wanted]) -> list[list[t
             statuses = await statuses_by_post(session, [post.id for post in flipped])
             for post in flipped:
                 announce_publishing_with(session, post, statuses[post.id])
-        claims: dict[str, Claim] = {}
-        for row in rows:
-            due = max(
-                (d for d in (row.scheduled_at, row.next_attempt_at) if d is not None),
-                default=now,
-            )
-            PUBLISH_LAG.observe(max(0.0, (now - due).total_seconds()))
-            claims[row.id] = Claim(
-                target_id=row.id,
-                owner=owner,
-                lease=lease,
-                progress=dict(row.progress or {}),
-                post_id=row.post_id,
-                attempts=row.attempts,
-            )
+        claims = {row.id: jobs.claim_from(row, owner, lease, now) for row in rows}
         prepared = await _prepare_batch(runtime, session, claims)
     answers: list[list[tuple[Claim, Work]]] = []
     for request in requests:

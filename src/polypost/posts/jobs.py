@@ -26,7 +26,7 @@ from typing import Any
 
 from arq.constants import in_progress_key_prefix, result_key_prefix
 from arq.worker import Retry
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts import tokens
@@ -159,57 +159,65 @@ async def _claim(
     try:
         async with runtime.sessions() as session, session.begin():
             flipped = await mark_publishing(session, target_id=target_id)
+            matching = (PostTarget.id == target_id, PostTarget.revision == revision)
             row = (
-                await session.execute(
-                    update(PostTarget)
-                    .where(
-                        PostTarget.id == target_id,
-                        PostTarget.revision == revision,
-                        PostTarget.status == TargetStatus.SCHEDULED,
-                        or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
-                        or_(
-                            PostTarget.next_attempt_at.is_(None),
-                            PostTarget.next_attempt_at <= now,
-                        ),
-                    )
-                    .values(
-                        status=TargetStatus.PUBLISHING,
-                        lease_owner=owner,
-                        lease_expires_at=now + lease,
-                        attempts=PostTarget.attempts + 1,
-                        updated_at=now,
-                    )
-                    .returning(
-                        PostTarget.post_id,
-                        PostTarget.progress,
-                        PostTarget.attempts,
-                        PostTarget.scheduled_at,
-                        PostTarget.next_attempt_at,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+                await session.execute(claim_statement(matching, owner, lease, now))
             ).one_or_none()
             if row is None:
                 raise NotClaimed
             if flipped is not None:
                 await announce_publishing(session, flipped)
-            effective_due = max(
-                (d for d in (row.scheduled_at, row.next_attempt_at) if d is not None),
-                default=now,
-            )
-            PUBLISH_LAG.observe(max(0.0, (now - effective_due).total_seconds()))
-            claim = Claim(
-                target_id=target_id,
-                owner=owner,
-                lease=lease,
-                progress=dict(row.progress or {}),
-                post_id=row.post_id,
-                attempts=row.attempts,
-            )
+            claim = claim_from(row, owner, lease, now)
             work = await _prepare(runtime, session, claim, mark=True)
     except NotClaimed:
         return None
     return claim, work
+
+
+def claim_statement(
+    matching: tuple[ColumnElement[bool], ...], owner: str, lease: timedelta, now: datetime
+) -> Any:
+    """The claim: move matching targets that are due from `scheduled` to `publishing`
+    under a lease, returning what `claim_from` needs."""
+    return (
+        update(PostTarget)
+        .where(
+            *matching,
+            PostTarget.status == TargetStatus.SCHEDULED,
+            or_(PostTarget.scheduled_at.is_(None), PostTarget.scheduled_at <= now),
+            or_(PostTarget.next_attempt_at.is_(None), PostTarget.next_attempt_at <= now),
+        )
+        .values(
+            status=TargetStatus.PUBLISHING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=PostTarget.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            PostTarget.id,
+            PostTarget.post_id,
+            PostTarget.progress,
+            PostTarget.attempts,
+            PostTarget.scheduled_at,
+            PostTarget.next_attempt_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_from(row: Any, owner: str, lease: timedelta, now: datetime) -> Claim:
+    """The `Claim` of a row `claim_statement` returned; records its scheduling lag."""
+    due = max((d for d in (row.scheduled_at, row.next_attempt_at) if d is not None), default=now)
+    PUBLISH_LAG.observe(max(0.0, (now - due).total_seconds()))
+    return Claim(
+        target_id=row.id,
+        owner=owner,
+        lease=lease,
+        progress=dict(row.progress or {}),
+        post_id=row.post_id,
+        attempts=row.attempts,
+    )
 
 
 async def _unpark(
