@@ -17,22 +17,21 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from arq.worker import Retry
-from sqlalchemy import Table, bindparam, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select, tuple_, update
 
 from polypost.core.coalesce import Coalescer
 from polypost.core.ids import new_id
 from polypost.core.runtime import Runtime
 from polypost.core.timeutil import utcnow
-from polypost.models import Media, Post, PostTarget, SocialAccount, TargetStatus
+from polypost.models import PostTarget, TargetStatus
 from polypost.posts import jobs
 from polypost.posts.enqueue import job_id
 from polypost.posts.jobs import Claim, LeaseLost, Work
 from polypost.posts.lifecycle import (
-    announce_publishing_with,
+    announce_publishing,
     flip_to_publishing,
     lock_post_states,
     settle_post_status,
@@ -49,14 +48,9 @@ BATCH_WINDOW = 0.005
 CLAIM_BATCH = 40
 FINISH_BATCH = 500
 
-_TABLE = cast(Table, PostTarget.__table__)
-_targets = _TABLE.c
-_WRITE_MARKER = (
-    update(_TABLE).where(_targets.id == bindparam("b_id")).values(progress=bindparam("b_progress"))
-)
 _WRITE_PUBLISHED = (
-    update(_TABLE)
-    .where(_targets.id == bindparam("b_id"))
+    update(jobs.TARGETS_TABLE)
+    .where(jobs.TARGETS_TABLE.c.id == bindparam("b_id"))
     .values(
         status=TargetStatus.PUBLISHED,
         platform_post_id=bindparam("b_platform_post_id"),
@@ -163,49 +157,14 @@ async def _claim_batch(runtime: Runtime, requests: list[_Wanted]) -> list[list[t
         if not rows:
             return [[] for _ in requests]
         flipped = await flip_to_publishing(session, sorted({row.post_id for row in rows}))
-        if flipped:
-            statuses = await statuses_by_post(session, [post.id for post in flipped])
-            for post in flipped:
-                announce_publishing_with(session, post, statuses[post.id])
+        await announce_publishing(session, flipped)
         claims = {row.id: jobs.claim_from(row, owner, lease, now) for row in rows}
-        prepared = await _prepare_batch(runtime, session, claims)
+        prepared = await jobs.prepare_claims(runtime, session, claims, mark=True)
     answers: list[list[tuple[Claim, Work]]] = []
     for request in requests:
         mine = [prepared.pop(target) for target, _ in request.targets if target in prepared]
         answers.append(mine)
     return answers
-
-
-async def _prepare_batch(
-    runtime: Runtime, session: AsyncSession, claims: dict[str, Claim]
-) -> dict[str, tuple[Claim, Work]]:
-    loaded = (
-        await session.execute(
-            select(PostTarget, Post, SocialAccount)
-            .join(Post, Post.id == PostTarget.post_id)
-            .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
-            .where(PostTarget.id.in_(list(claims)))
-        )
-    ).all()
-    media_of: dict[str, tuple[dict[str, Media], dict[str, str]]] = {}
-    prepared: dict[str, tuple[Claim, Work]] = {}
-    markers: list[dict[str, Any]] = []
-    for target, post, account in loaded:
-        if post.id not in media_of:
-            media = await jobs.load_media(session, post)
-            media_of[post.id] = (media, await jobs.media_urls(runtime, media))
-        media, urls = media_of[post.id]
-        claim = claims[target.id]
-        work = await jobs.prepare_work(
-            runtime, session, claim, target, post, account, media, urls, mark=True
-        )
-        if work.marked is not None:
-            markers.append({"b_id": claim.target_id, "b_progress": dict(claim.progress)})
-        prepared[target.id] = (claim, work)
-    if markers:
-        # Rows this transaction just claimed: no other worker can hold them.
-        await session.execute(_WRITE_MARKER, markers)
-    return prepared
 
 
 @dataclass

@@ -22,11 +22,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from arq.constants import in_progress_key_prefix, result_key_prefix
 from arq.worker import Retry
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.accounts import tokens
@@ -40,8 +40,8 @@ from polypost.platforms.registry import adapter_for, recovery_mode
 from polypost.posts.enqueue import DueTarget, PlannedJob, enqueue_jobs, job_id, plan_jobs
 from polypost.posts.lifecycle import (
     announce_publishing,
+    flip_to_publishing,
     lock_post_state,
-    mark_publishing,
     settle_post_status,
     target_event,
 )
@@ -66,7 +66,7 @@ class LeaseLost(Exception):
     """Another worker recovered this target; stop before touching the platform again."""
 
 
-class NotClaimed(Exception):
+class _NotClaimed(Exception):
     """The claim matched no row: roll back the post status change made before it."""
 
 
@@ -158,18 +158,19 @@ async def _claim(
         # old token; the target is back to `scheduled` and takes a normal claim.
     try:
         async with runtime.sessions() as session, session.begin():
-            flipped = await mark_publishing(session, target_id=target_id)
+            flipped = await flip_to_publishing(
+                session, select(PostTarget.post_id).where(PostTarget.id == target_id)
+            )
             matching = (PostTarget.id == target_id, PostTarget.revision == revision)
             row = (
                 await session.execute(claim_statement(matching, owner, lease, now))
             ).one_or_none()
             if row is None:
-                raise NotClaimed
-            if flipped is not None:
-                await announce_publishing(session, flipped)
+                raise _NotClaimed
+            await announce_publishing(session, flipped)
             claim = claim_from(row, owner, lease, now)
             work = await _prepare(runtime, session, claim, mark=True)
-    except NotClaimed:
+    except _NotClaimed:
         return None
     return claim, work
 
@@ -254,27 +255,56 @@ async def _unpark(
 
 
 async def _prepare(runtime: Runtime, session: AsyncSession, claim: Claim, *, mark: bool) -> Work:
-    """Load the target, post, account and media, then `prepare_work`; with `mark`, write
-    the first step's in-flight marker in the claim's transaction."""
-    target, post, account = (
+    return (await prepare_claims(runtime, session, {claim.target_id: claim}, mark=mark))[
+        claim.target_id
+    ][1]
+
+
+# The first in-flight markers of targets the same transaction just claimed (no lease
+# guard needed: no other worker can hold them yet).
+TARGETS_TABLE = cast(Table, PostTarget.__table__)
+_WRITE_MARKER = (
+    update(TARGETS_TABLE)
+    .where(TARGETS_TABLE.c.id == bindparam("b_id"))
+    .values(progress=bindparam("b_progress"))
+)
+
+
+async def prepare_claims(
+    runtime: Runtime, session: AsyncSession, claims: dict[str, Claim], *, mark: bool
+) -> dict[str, tuple[Claim, Work]]:
+    """Load the claimed targets with their posts, accounts and media in one query (media
+    once per post), `_prepare_work` each; with `mark`, write their first in-flight markers
+    in the claim's transaction."""
+    loaded = (
         await session.execute(
             select(PostTarget, Post, SocialAccount)
             .join(Post, Post.id == PostTarget.post_id)
             .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
-            .where(PostTarget.id == claim.target_id)
+            .where(PostTarget.id.in_(list(claims)))
         )
-    ).one()
-    media = await load_media(session, post)
-    urls = await media_urls(runtime, media)
-    work = await prepare_work(
-        runtime, session, claim, target, post, account, media, urls, mark=mark
-    )
-    if work.marked is not None:
-        await _guarded_update(session, claim, progress=dict(claim.progress))
-    return work
+    ).all()
+    media_of: dict[str, tuple[dict[str, Media], dict[str, str]]] = {}
+    prepared: dict[str, tuple[Claim, Work]] = {}
+    markers: list[dict[str, Any]] = []
+    for target, post, account in loaded:
+        if post.id not in media_of:
+            media = await _load_media(session, post)
+            media_of[post.id] = (media, await _media_urls(runtime, media))
+        media, urls = media_of[post.id]
+        claim = claims[target.id]
+        work = await _prepare_work(
+            runtime, session, claim, target, post, account, media, urls, mark=mark
+        )
+        if work.marked is not None:
+            markers.append({"b_id": claim.target_id, "b_progress": dict(claim.progress)})
+        prepared[target.id] = (claim, work)
+    if markers:
+        await session.execute(_WRITE_MARKER, markers)
+    return prepared
 
 
-async def prepare_work(
+async def _prepare_work(
     runtime: Runtime,
     session: AsyncSession,
     claim: Claim,
@@ -310,7 +340,7 @@ async def prepare_work(
     return work
 
 
-async def load_media(session: AsyncSession, post: Post) -> dict[str, Media]:
+async def _load_media(session: AsyncSession, post: Post) -> dict[str, Media]:
     media_ids = set(post.media_ids or [])
     for segment in post.options.get("thread") or []:
         media_ids.update(segment.get("mediaIds") or [])
@@ -546,7 +576,7 @@ async def _call(
     return await step.call(adapter, auth.credentials)
 
 
-async def media_urls(runtime: Runtime, media: dict[str, Media]) -> dict[str, str]:
+async def _media_urls(runtime: Runtime, media: dict[str, Media]) -> dict[str, str]:
     """Short-lived URLs of the media bytes (presigned S3 GET, or our own signed URL)."""
     if not media:
         return {}

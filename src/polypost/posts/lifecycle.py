@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polypost.core.timeutil import isoformat, utcnow
@@ -57,18 +57,11 @@ class PostState:
 
 async def lock_post_state(session: AsyncSession, post_id: str) -> PostState | None:
     """`lock_post` for the publishing hot path: the same row lock, only the columns needed."""
-    row = (
-        await session.execute(
-            select(Post.id, Post.workspace_id, Post.status, Post.scheduled_at, Post.published_at)
-            .where(Post.id == post_id)
-            .with_for_update()
-        )
-    ).one_or_none()
-    return None if row is None else PostState(*row)
+    return (await lock_post_states(session, [post_id])).get(post_id)
 
 
 async def lock_post_states(session: AsyncSession, post_ids: list[str]) -> dict[str, PostState]:
-    """`lock_post_state` for several posts, locked in id order (so two transactions
+    """The locked state of several posts, locked in id order (so two transactions
     locking overlapping sets cannot deadlock)."""
     rows = await session.execute(
         select(Post.id, Post.workspace_id, Post.status, Post.scheduled_at, Post.published_at)
@@ -114,39 +107,16 @@ async def settle_post_status(
     return new
 
 
-async def mark_publishing(
-    session: AsyncSession, *, target_id: str | None = None, post_id: str | None = None
-) -> PostState | None:
-    """Flip the post (given, or the one of `target_id`) to `publishing` before its targets
-    are claimed, unless it already is.
+async def flip_to_publishing(
+    session: AsyncSession, post_ids: list[str] | Select[Any]
+) -> list[PostState]:
+    """Flip posts (ids, or a SELECT of them) to `publishing` unless they already are;
+    returns those that changed, for `announce_publishing`.
 
-    Called before the claim so the lock order stays post, then target; only the first
-    claim of a post's burst changes (and locks) the post row, the others match nothing.
-    Returns the post's state when it changed, for `announce_publishing`.
+    Called before their targets are claimed, or with the posts already locked, so the
+    lock order stays post, then target; only the first claim of a post's burst changes
+    (and locks) the post row, the others match nothing.
     """
-    post: Any = post_id
-    if post is None:
-        post = select(PostTarget.post_id).where(PostTarget.id == target_id).scalar_subquery()
-    now = utcnow()
-    row = (
-        await session.execute(
-            update(Post)
-            .where(Post.id == post, Post.status != PostStatus.PUBLISHING)
-            .values(status=PostStatus.PUBLISHING, updated_at=now)
-            .returning(Post.id, Post.workspace_id, Post.scheduled_at, Post.published_at)
-            .execution_options(synchronize_session=False)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return PostState(
-        row.id, row.workspace_id, PostStatus.PUBLISHING, row.scheduled_at, row.published_at
-    )
-
-
-async def flip_to_publishing(session: AsyncSession, post_ids: list[str]) -> list[PostState]:
-    """`mark_publishing` for several posts already locked by this transaction; returns
-    those that changed, for `announce_publishing`."""
     now = utcnow()
     rows = await session.execute(
         update(Post)
@@ -163,24 +133,18 @@ async def flip_to_publishing(session: AsyncSession, post_ids: list[str]) -> list
     ]
 
 
-def announce_publishing_with(session: AsyncSession, post: PostState, statuses: list[str]) -> None:
-    """`announce_publishing` with the post's target statuses already read."""
-    _status_event(session, post, "", PostStatus.PUBLISHING, statuses)
-
-
-async def announce_publishing(session: AsyncSession, post: PostState) -> None:
-    """The event of `mark_publishing`'s change, once the claim itself is written."""
-    statuses = await target_statuses(session, post.id)
-    # Only a change to `scheduled` depends on the old status, so it need not be known.
-    _status_event(session, post, "", PostStatus.PUBLISHING, statuses)
+async def announce_publishing(session: AsyncSession, posts: list[PostState]) -> None:
+    """The events of `flip_to_publishing`'s changes, once the claims are written."""
+    if not posts:
+        return
+    statuses = await statuses_by_post(session, [post.id for post in posts])
+    for post in posts:
+        # Only a change to `scheduled` depends on the old status, so it need not be known.
+        _status_event(session, post, "", PostStatus.PUBLISHING, statuses[post.id])
 
 
 async def target_statuses(session: AsyncSession, post_id: str) -> list[str]:
-    return list(
-        (
-            await session.execute(select(PostTarget.status).where(PostTarget.post_id == post_id))
-        ).scalars()
-    )
+    return (await statuses_by_post(session, [post_id]))[post_id]
 
 
 def _status_values(post: PostView, new: str) -> dict[str, Any]:
